@@ -1,0 +1,164 @@
+//! MAA's attestation request bodies (reference A.5), parsed into typed evidence.
+//!
+//! Member names are matched case-insensitively because real clients disagree on case (the C++ SDK
+//! writes `inittimeData`, guest agents write `AttestationInfo`).
+
+use attestd_evidence::{AttestationType, BoundData, DataType, Evidence};
+use attestd_token::b64;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// A parsed attestation request.
+#[derive(Debug)]
+pub struct AttestRequest {
+    /// The evidence with its bound data.
+    pub evidence: Evidence,
+    /// `nonce`, echoed into the token.
+    pub nonce: Option<String>,
+    /// `draftPolicyForAttestation`: policy text to use instead of the stored policy.
+    pub draft_policy: Option<String>,
+}
+
+/// The body member that carries the evidence of each type.
+pub fn evidence_member(t: AttestationType) -> &'static str {
+    match t {
+        AttestationType::SgxEnclave | AttestationType::TdxVm => "quote",
+        AttestationType::OpenEnclave | AttestationType::SevSnpVm => "report",
+        AttestationType::Tpm => "data",
+        AttestationType::AzureGuest => "attestationInfo",
+    }
+}
+
+fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name)
+        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        .filter(|v| !v.is_null())
+}
+
+fn string<'a>(obj: &'a Map<String, Value>, name: &str, path: &str) -> Result<Option<&'a str>, ApiError> {
+    match member(obj, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::invalid(format!("field '{path}' must be a string"))),
+    }
+}
+
+fn base64_field(obj: &Map<String, Value>, name: &str, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
+    string(obj, name, path)?
+        .map(|s| b64::decode_lenient(s).ok_or_else(|| ApiError::invalid(format!("field '{path}' is not base64url"))))
+        .transpose()
+}
+
+fn bound_data(obj: &Map<String, Value>, name: &str) -> Result<Option<BoundData>, ApiError> {
+    let Some(v) = member(obj, name) else { return Ok(None) };
+    let inner = v
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(format!("field '{name}' must be an object with 'data' and 'dataType'")))?;
+    let bytes = base64_field(inner, "data", &format!("{name}.data"))?
+        .ok_or_else(|| ApiError::invalid(format!("field '{name}.data' is required")))?;
+    let data_type = match string(inner, "dataType", &format!("{name}.dataType"))? {
+        None => DataType::Binary,
+        Some(s) if s.eq_ignore_ascii_case("binary") => DataType::Binary,
+        Some(s) if s.eq_ignore_ascii_case("json") => DataType::Json,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "field '{name}.dataType' must be 'Binary' or 'JSON', not '{}'",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    if data_type == DataType::Json && serde_json::from_slice::<Value>(&bytes).is_err() {
+        return Err(ApiError::invalid(format!(
+            "field '{name}.data' is not valid JSON although '{name}.dataType' is JSON"
+        )));
+    }
+    Ok(Some(BoundData { bytes, data_type }))
+}
+
+/// Parses an attestation request body for type `t`.
+pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
+    let field = evidence_member(t);
+    let bytes =
+        base64_field(obj, field, field)?.ok_or_else(|| ApiError::invalid(format!("field '{field}' is required")))?;
+    if bytes.is_empty() {
+        return Err(ApiError::invalid(format!("field '{field}' is empty")));
+    }
+    Ok(AttestRequest {
+        evidence: Evidence {
+            attestation_type: t,
+            bytes,
+            runtime_data: bound_data(obj, "runtimeData")?,
+            init_time_data: bound_data(obj, "initTimeData")?,
+        },
+        nonce: string(obj, "nonce", "nonce")?.map(str::to_owned),
+        draft_policy: string(obj, "draftPolicyForAttestation", "draftPolicyForAttestation")?.map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(t: AttestationType, body: &str) -> String {
+        parse_attest(t, body.as_bytes()).expect_err("must fail").message
+    }
+
+    #[test]
+    fn parses_the_sdk_shape() {
+        let r = parse_attest(
+            AttestationType::SgxEnclave,
+            br#"{"quote":"AQID","runtimeData":{"data":"e30","dataType":"JSON"},"inittimeData":{"data":"aW5pdA","dataType":"Binary"},"nonce":"n","draftPolicyForAttestation":"version=1.0;"}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.evidence.bytes, [1, 2, 3]);
+        assert_eq!(
+            r.evidence.runtime_data.as_ref().map(|d| d.data_type),
+            Some(DataType::Json)
+        );
+        assert_eq!(
+            r.evidence.init_time_data.as_ref().map(|d| d.bytes.as_slice()),
+            Some(&b"init"[..])
+        );
+        assert_eq!(r.nonce.as_deref(), Some("n"));
+        assert_eq!(r.draft_policy.as_deref(), Some("version=1.0;"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        use AttestationType::*;
+        assert!(err(SgxEnclave, "{").contains("not valid JSON"));
+        assert!(err(SgxEnclave, "[]").contains("JSON object"));
+        assert!(err(SgxEnclave, "{}").contains("'quote' is required"));
+        assert!(err(OpenEnclave, r#"{"quote":"AQID"}"#).contains("'report' is required"));
+        assert!(err(SgxEnclave, r#"{"quote":5}"#).contains("'quote' must be a string"));
+        assert!(err(SgxEnclave, r#"{"quote":"@@"}"#).contains("'quote' is not base64url"));
+        assert!(err(SgxEnclave, r#"{"quote":""}"#).contains("'quote' is empty"));
+        // The Python SDK's inittime_json bug sends a dataType without data.
+        assert!(
+            err(SgxEnclave, r#"{"quote":"AQID","initTimeData":{"dataType":"JSON"}}"#)
+                .contains("'initTimeData.data' is required")
+        );
+        assert!(
+            err(
+                SgxEnclave,
+                r#"{"quote":"AQID","runtimeData":{"data":"AQID","dataType":"XML"}}"#
+            )
+            .contains("'runtimeData.dataType'")
+        );
+        assert!(
+            err(
+                SgxEnclave,
+                r#"{"quote":"AQID","runtimeData":{"data":"AQID","dataType":"JSON"}}"#
+            )
+            .contains("not valid JSON")
+        );
+        assert!(err(SgxEnclave, r#"{"quote":"AQID","runtimeData":"x"}"#).contains("must be an object"));
+        assert!(err(SgxEnclave, r#"{"quote":"AQID","nonce":1}"#).contains("'nonce' must be a string"));
+    }
+}

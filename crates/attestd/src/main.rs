@@ -1,0 +1,88 @@
+//! `attestd`: the attestation service and its command-line tools.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod provider_cmd;
+mod serve;
+mod state;
+mod token_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// An MAA-compatible remote attestation service.
+#[derive(Parser, Debug)]
+#[command(name = "attestd", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the service (HTTPS on 127.0.0.1:8443, state in ./attestd-data by default).
+    Serve {
+        #[command(flatten)]
+        state: config::StateArgs,
+        #[command(flatten)]
+        serve: config::ServeArgs,
+    },
+    /// Work with attestation tokens.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
+    /// Manage attestation providers (tenants) in the service's state.
+    #[command(subcommand)]
+    Provider(provider_cmd::ProviderCommand),
+    /// Manage the master key that seals private keys at rest.
+    #[command(subcommand, name = "master-key")]
+    MasterKey(MasterKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum MasterKeyCommand {
+    /// Print a new random master key (base64); store it in a file for --master-key-file or in
+    /// ATTESTD_MASTER_KEY.
+    Generate,
+}
+
+fn main() -> ExitCode {
+    // One crypto provider for rustls everywhere (server, collateral fetches, the CLI's client).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { state, serve } => serve::run(&state, &serve).await,
+            Command::Token(cmd) => token_cmd::run(cmd).await,
+            Command::Provider(cmd) => provider_cmd::run(cmd).await,
+            Command::MasterKey(MasterKeyCommand::Generate) => {
+                println!("{}", attestd_service::MasterKey::generate_base64()?);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,64 @@
+//! Opening the service's state from a resolved configuration (shared by `serve` and the CLI).
+
+use std::path::Path;
+
+use anyhow::Context;
+use attestd_evidence::VerifierRegistry;
+use attestd_service::{Service, ServiceConfig};
+use attestd_store::Store;
+
+use crate::config::StateConfig;
+
+/// The verifiers this build ships. Each evidence type registers itself here.
+pub fn verifiers() -> VerifierRegistry {
+    VerifierRegistry::new()
+}
+
+/// Creates the data directory (owner-only) if needed.
+pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens the store and starts the service core.
+pub async fn open_service(state: &StateConfig, public_url: String) -> anyhow::Result<Service> {
+    ensure_data_dir(&state.data_dir)?;
+    let store = Store::open(&state.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&state.database)))?;
+    let mut config = ServiceConfig::new(public_url);
+    config.base_domain = state.base_domain.clone();
+    config.default_token_alg = state.token_alg;
+    config.master_key = state.master_key.clone();
+    Ok(Service::new(config, store, verifiers()).await?)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}
