@@ -107,6 +107,17 @@ pub struct BoundData {
     pub data_type: DataType,
 }
 
+impl BoundData {
+    /// The parsed JSON when `data_type` is JSON (the value of the `x-ms-runtime` /
+    /// `x-ms-inittime` claims); `None` for binary data or text that is not JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        match self.data_type {
+            DataType::Json => serde_json::from_slice(&self.bytes).ok(),
+            DataType::Binary => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,2 @@
+//! AMD SEV-SNP attestation: report parsing, VCEK/VLEK chains to the AMD roots, MAA's SEV-SNP claims
+#![forbid(unsafe_code)]
