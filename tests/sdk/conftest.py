@@ -7,12 +7,78 @@ import tempfile
 import threading
 import time
 
+import base64
+import datetime
+import json
+
 import pytest
 from azure.core.credentials import AccessToken
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("ATTESTD_BIN", ROOT / "target" / "debug" / "attestd"))
 TENANT = "sdk1"
+TOKEN_TENANT = "tok"
+ISOLATED_TENANT = "iso"
+ISSUER = "https://issuer.attestd.test"
+AUDIENCE = "https://attest.attestd.test"
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Pki:
+    """RSA keys and self-signed CA certificates made for the tests (what MAA's docs use as signers)."""
+
+    @staticmethod
+    def signer(name, days=365, not_before_days=-1):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now + datetime.timedelta(days=not_before_days))
+                .not_valid_after(now + datetime.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        return key, key_pem, cert, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class TestIssuer:
+    """An OIDC-style token issuer for the token trust model: an RSA key, its JWKS, and JWTs."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        n = self.key.public_key().public_numbers()
+        self.jwks = {"keys": [{"kty": "RSA", "kid": "test-key-1", "use": "sig",
+                               "n": b64u(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big")),
+                               "e": b64u(n.e.to_bytes(3, "big"))}]}
+
+    def token(self, roles=("Attestation.Contributor",), audience=AUDIENCE, issuer=ISSUER,
+              lifetime=3600, key=None, kid="test-key-1"):
+        now = int(time.time())
+        header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
+        body = {"iss": issuer, "aud": audience, "sub": "test-operator", "iat": now, "nbf": now,
+                "exp": now + lifetime, "roles": list(roles)}
+        signing_input = f"{b64u(json.dumps(header).encode())}.{b64u(json.dumps(body).encode())}"
+        sig = (key or self.key).sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64u(sig)}"
+
+
+class StaticCredential:
+    """A TokenCredential that hands out one fixed bearer token."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def get_token(self, *scopes, **kwargs):
+        return AccessToken(self._token, int(time.time()) + 3600)
 
 
 class FakeCredential:
@@ -60,12 +126,31 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server():
+def issuer():
+    return TestIssuer()
+
+
+@pytest.fixture(scope="session")
+def signers():
+    """Two registered policy management certificates of the isolated tenant, and one stranger."""
+    return {name: Pki.signer(name) for name in ("signer-1", "signer-2", "stranger")}
+
+
+@pytest.fixture(scope="session")
+def server(issuer, signers):
     assert BIN.exists(), f"build attestd first ({BIN}); scripts/test does"
     with tempfile.TemporaryDirectory() as tmp:
         s = Server(pathlib.Path(tmp) / "data")
         s.start()
         s.cli("provider", "create", TENANT, "--public-url", s.url)
+        jwks = pathlib.Path(tmp) / "issuer-jwks.json"
+        jwks.write_text(json.dumps(issuer.jwks))
+        s.cli("provider", "create", TOKEN_TENANT, "--public-url", s.url, "--trust-model", "token",
+              "--auth-issuer", ISSUER, "--auth-audience", AUDIENCE, "--auth-jwks-file", str(jwks))
+        cert1 = pathlib.Path(tmp) / "signer-1.pem"
+        cert1.write_text(signers["signer-1"][3])
+        s.cli("provider", "create", ISOLATED_TENANT, "--public-url", s.url, "--trust-model", "isolated",
+              "--signer-cert", str(cert1))
         yield s
         s.stop()
 

@@ -295,6 +295,11 @@ impl ClaimSet {
         self.claims.iter().filter(move |c| c.name == name)
     }
 
+    /// All claims, in order, as a slice.
+    pub fn as_slice(&self) -> &[Claim] {
+        &self.claims
+    }
+
     /// All claims, in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Claim> {
         self.claims.iter()

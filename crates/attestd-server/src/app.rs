@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::error::ApiError;
-use crate::routes::{attest, health, metadata};
+use crate::routes::{admin, attest, certificates, health, metadata, policies};
 use crate::state::AppState;
 use crate::tenant;
 
@@ -21,6 +21,22 @@ pub fn build(state: AppState) -> Router {
         .route("/certs", get(metadata::certs))
         .route("/.well-known/openid-configuration", get(metadata::openid_configuration))
         .route("/attest/{type}", post(attest::attest))
+        .route(
+            "/policies/{type}",
+            get(policies::get).put(policies::put).post(policies::post),
+        )
+        .route("/certificates", get(certificates::list))
+        .route("/certificates:add", post(certificates::add))
+        .route("/certificates:remove", post(certificates::remove))
+        .route(
+            "/admin/providers",
+            get(admin::list_providers).post(admin::create_provider),
+        )
+        .route(
+            "/admin/providers/{name}",
+            get(admin::show_provider).delete(admin::delete_provider),
+        )
+        .route("/admin/audit", get(admin::audit))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -16,5 +16,6 @@ pub mod tls;
 
 pub use app::build as router;
 pub use error::ApiError;
+pub use routes::admin::audit_json as routes_audit_json;
 pub use serve::serve;
 pub use state::{AppState, Limits};

@@ -38,6 +38,16 @@ pub struct AppState {
     pub limits: Limits,
 }
 
+/// The bearer token of the `Authorization` header, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// The provider the request addresses, loaded (404 `ProviderNotFound` if it does not exist).
 #[derive(Clone, Debug)]
 pub struct CurrentProvider(pub Arc<Provider>);

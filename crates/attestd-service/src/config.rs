@@ -23,6 +23,10 @@ pub struct ServiceConfig {
     pub management_token_lifetime: Duration,
     /// Key that seals private keys at rest; `None` stores them unsealed (file mode 0600).
     pub master_key: Option<MasterKey>,
+    /// How often providers changed in the store (by other nodes or the CLI) are reloaded.
+    pub refresh_interval: Duration,
+    /// How long audit entries are kept.
+    pub audit_retention: Duration,
 }
 
 impl ServiceConfig {
@@ -35,6 +39,8 @@ impl ServiceConfig {
             attestation_token_lifetime: Duration::from_secs(8 * 3600),
             management_token_lifetime: Duration::from_secs(3600),
             master_key: None,
+            refresh_interval: Duration::from_secs(2),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 

@@ -36,6 +36,20 @@ pub enum ServiceError {
     /// A feature this server does not implement.
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    /// The caller is not authenticated (no, or an invalid, bearer token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller is authenticated but may not do this, or the provider does not allow it.
+    #[error("{message}")]
+    Forbidden {
+        /// Stable code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A dependency (token issuer, collateral service) did not answer.
+    #[error("{0}")]
+    Unavailable(String),
     /// A configuration problem (bad master key, unusable stored key).
     #[error("configuration error: {0}")]
     Config(String),
@@ -55,6 +69,10 @@ pub enum ServiceError {
 pub enum ErrorClass {
     /// 400: the request is wrong.
     BadRequest,
+    /// 401: not authenticated.
+    Unauthorized,
+    /// 403: not allowed.
+    Forbidden,
     /// 404: the addressed thing does not exist.
     NotFound,
     /// 409: it exists already.
@@ -86,6 +104,9 @@ impl ServiceError {
             ServiceError::InvalidProviderName(_) => "InvalidProviderName",
             ServiceError::UnsupportedAttestationType(_) => "UnsupportedAttestationType",
             ServiceError::NotImplemented(_) => "NotImplemented",
+            ServiceError::Unauthorized(_) => "Unauthorized",
+            ServiceError::Forbidden { code, .. } => code,
+            ServiceError::Unavailable(_) => "ServiceUnavailable",
             ServiceError::Config(_) => "ConfigurationError",
             ServiceError::Store(_) => "StoreUnavailable",
             ServiceError::Token(_) | ServiceError::Internal(_) => "InternalError",
@@ -102,6 +123,9 @@ impl ServiceError {
                 ErrorKind::Internal => ErrorClass::Internal,
             },
             ServiceError::ProviderNotFound(_) => ErrorClass::NotFound,
+            ServiceError::Unauthorized(_) => ErrorClass::Unauthorized,
+            ServiceError::Forbidden { .. } => ErrorClass::Forbidden,
+            ServiceError::Unavailable(_) => ErrorClass::Unavailable,
             ServiceError::ProviderExists(_) => ErrorClass::Conflict,
             ServiceError::UnsupportedAttestationType(_) | ServiceError::NotImplemented(_) => ErrorClass::NotImplemented,
             ServiceError::Store(_) => ErrorClass::Unavailable,

@@ -5,11 +5,14 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod config;
 mod error;
 mod keystore;
+pub mod management;
 mod metadata;
 mod pipeline;
+pub mod policy;
 mod provider;
 mod registry;
 
@@ -23,7 +26,7 @@ pub use error::{ErrorClass, ServiceError};
 pub use keystore::{MasterKey, Protection};
 pub use metadata::{CLAIMS_SUPPORTED, OpenIdMetadata};
 pub use pipeline::AttestOptions;
-pub use provider::{DEFAULT_PROVIDER, Provider, ProviderName, TrustModel};
+pub use provider::{DEFAULT_PROVIDER, Provider, ProviderName, ProviderSettings, TrustModel};
 pub use registry::Providers;
 
 /// The running service: configuration, store, providers and verifiers, shared by every request.
@@ -32,6 +35,7 @@ pub struct Service {
     store: Store,
     providers: Providers,
     verifiers: VerifierRegistry,
+    audit: audit::AuditSink,
 }
 
 impl std::fmt::Debug for Service {
@@ -55,12 +59,46 @@ impl Service {
         let config = Arc::new(config);
         let providers = Providers::new(store.clone(), Arc::clone(&config));
         providers.ensure_default().await?;
+        let audit = audit::AuditSink::start(store.clone());
         Ok(Service {
             config,
             store,
             providers,
             verifiers,
+            audit,
         })
+    }
+
+    /// Starts the periodic work of a running server: reloading providers changed by other nodes
+    /// (every `refresh_interval`) and pruning the audit log to its retention (hourly).
+    pub fn spawn_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut refresh = tokio::time::interval(service.config.refresh_interval);
+            let mut prune = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = refresh.tick() => {
+                        if let Err(e) = service.providers.refresh().await {
+                            tracing::warn!(error = %e, "refreshing providers failed");
+                        }
+                    }
+                    _ = prune.tick() => {
+                        let before = registry::unix_now() - service.config.audit_retention.as_secs() as i64;
+                        match service.store.prune_audit(before).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(removed = n, "pruned the audit log"),
+                            Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Waits until every queued attestation audit record is written.
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
     }
 
     /// The configuration.

@@ -1,14 +1,18 @@
 //! The attestation pipeline: evidence → verifier → claims → signed token.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use attestd_evidence::{ClaimSet, Evidence, VerifyContext};
+use attestd_evidence::{AttestationType, ClaimSet, Evidence, VerifyContext};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 use crate::Service;
+use attestd_store::AuditRecord;
+
 use crate::error::ServiceError;
+use crate::policy::ActivePolicy;
 use crate::provider::Provider;
 use crate::registry::unix_now;
 
@@ -22,44 +26,110 @@ pub struct AttestOptions {
 }
 
 impl Service {
-    /// Verifies `evidence` for `provider` and returns the signed attestation token.
+    /// Verifies `evidence` for `provider`, evaluates the provider's policy (or the request's draft
+    /// policy) and returns the attestation token: signed, or unsecured (`alg: none`) for a draft.
     pub async fn attest(
         &self,
         provider: &Provider,
         evidence: &Evidence,
         options: &AttestOptions,
     ) -> Result<String, ServiceError> {
+        let started = std::time::Instant::now();
+        let mut policy_hash = None;
+        let result = self.attest_inner(provider, evidence, options, &mut policy_hash).await;
+        let elapsed = started.elapsed();
+        let t = evidence.attestation_type;
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        metrics::counter!("attestd_attestations_total", "type" => t.as_str(), "outcome" => outcome).increment(1);
+        metrics::histogram!("attestd_attestation_duration_seconds", "type" => t.as_str()).record(elapsed.as_secs_f64());
+        self.audit.record(AuditRecord {
+            at: unix_now(),
+            provider: provider.name.to_string(),
+            kind: "attestation".into(),
+            operation: if options.draft_policy.is_some() {
+                "attest.draft"
+            } else {
+                "attest"
+            }
+            .into(),
+            attestation_type: Some(t.to_string()),
+            outcome: outcome.into(),
+            error_code: result.as_ref().err().map(|e| e.code().to_owned()),
+            policy_hash,
+            evidence_digest: Some(hex::encode(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                &evidence.bytes,
+            ))),
+            duration_us: Some(elapsed.as_micros() as i64),
+            ..AuditRecord::default()
+        });
+        result
+    }
+
+    async fn attest_inner(
+        &self,
+        provider: &Provider,
+        evidence: &Evidence,
+        options: &AttestOptions,
+        policy_hash: &mut Option<String>,
+    ) -> Result<String, ServiceError> {
+        let t = evidence.attestation_type;
         let verifier = self
             .verifiers()
-            .get(evidence.attestation_type)
-            .ok_or_else(|| ServiceError::UnsupportedAttestationType(evidence.attestation_type.to_string()))?;
-        if options.draft_policy.is_some() {
-            return Err(ServiceError::NotImplemented(
-                "draftPolicyForAttestation: this server does not evaluate policies yet".into(),
-            ));
-        }
-        let configuration = ClaimSet::new();
+            .get(t)
+            .ok_or_else(|| ServiceError::UnsupportedAttestationType(t.to_string()))?;
+        let policy: Arc<ActivePolicy> = match &options.draft_policy {
+            Some(text) => Arc::new(ActivePolicy::draft(text)?),
+            None => provider
+                .policy(t)
+                .cloned()
+                .ok_or_else(|| ServiceError::InvalidParameter {
+                    code: "PolicyNotConfigured",
+                    message: format!(
+                        "attestation provider '{}' has no {t} policy; set one with PUT /policies/{t}",
+                        provider.name
+                    ),
+                })?,
+        };
+        *policy_hash = Some(policy.policy.hash().to_owned());
         let ctx = VerifyContext {
             now: SystemTime::now(),
-            configuration: &configuration,
+            configuration: &policy.configuration,
         };
         let appraisal = verifier.verify(evidence, &ctx).await?;
+        let evaluation = policy.policy.evaluate(&appraisal.incoming)?;
 
         let mut claims = appraisal.token_claims;
-        let t = unix_now();
+        let t_now = unix_now();
         let lifetime = self.config().attestation_token_lifetime.as_secs() as i64;
-        let tee = evidence.attestation_type.token_type();
         claims.insert("iss".into(), Value::from(provider.issuer.as_str()));
-        claims.insert("iat".into(), Value::from(t));
-        claims.insert("nbf".into(), Value::from(t));
-        claims.insert("exp".into(), Value::from(t + lifetime));
+        claims.insert("iat".into(), Value::from(t_now));
+        claims.insert("nbf".into(), Value::from(t_now));
+        claims.insert("exp".into(), Value::from(t_now + lifetime));
         claims.insert("jti".into(), Value::from(new_jti()?));
         claims.insert("x-ms-ver".into(), Value::from("1.0"));
-        claims.insert("x-ms-attestation-type".into(), Value::from(tee));
+        claims.insert("x-ms-attestation-type".into(), Value::from(t.token_type()));
+        claims.insert("x-ms-policy-hash".into(), Value::from(policy.policy.hash()));
+        if let Some(signer) = &policy.signer {
+            claims.insert("x-ms-policy-signer".into(), signer.clone());
+        }
         if let Some(nonce) = &options.nonce {
             claims.insert("nonce".into(), Value::from(nonce.as_str()));
         }
-        Ok(provider.signer.sign(&claims)?)
+        let issued = sorted_object(&evaluation.issued);
+        if matches!(t, AttestationType::SgxEnclave | AttestationType::OpenEnclave) {
+            // MAA also places policy-issued SGX claims at the top level; claims the service set win.
+            for (name, value) in &issued {
+                claims.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        claims.insert("x-ms-policy".into(), Value::Object(issued.into_iter().collect()));
+        let token = if options.draft_policy.is_some() {
+            provider.signer.unsecured(&claims)?
+        } else {
+            provider.signer.sign(&claims)?
+        };
+        Ok(token)
     }
 
     /// Signs a management result (policy and certificate operations) with the provider's key:
@@ -79,6 +149,12 @@ impl Service {
         );
         Ok(provider.signer.sign(&claims)?)
     }
+}
+
+/// Policy-issued claims as a sorted map; a repeated name keeps its last value, as MAA's tokens show
+/// one value per claim.
+fn sorted_object(claims: &ClaimSet) -> BTreeMap<String, Value> {
+    claims.iter().map(|c| (c.name.to_string(), c.value.to_json())).collect()
 }
 
 /// A token id: 32 random bytes as lower-case hex (the shape of MAA's `jti`).

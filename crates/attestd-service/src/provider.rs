@@ -4,9 +4,16 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
+use attestd_evidence::AttestationType;
+use attestd_store::CertificateRecord;
 use attestd_token::{Algorithm, JwkSet, TokenSigner};
+use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
+use crate::management::auth::{TokenAuthConfig, TokenAuthenticator};
+use crate::policy::ActivePolicy;
 
 /// The name of the provider served at the root URL.
 pub const DEFAULT_PROVIDER: &str = "default";
@@ -105,6 +112,16 @@ pub struct Provider {
     pub jwks_json: Arc<[u8]>,
     /// The serialized `/.well-known/openid-configuration` document.
     pub openid_json: Arc<[u8]>,
+    /// Settings kept as JSON in the store.
+    pub settings: ProviderSettings,
+    /// Verifies management bearer tokens (token trust model, or any provider with token auth).
+    pub authenticator: Option<Arc<TokenAuthenticator>>,
+    /// The effective policy per attestation type: uploaded, else the built-in default.
+    pub policies: HashMap<AttestationType, Arc<ActivePolicy>>,
+    /// Policy management certificates, oldest first.
+    pub certificates: Vec<CertificateRecord>,
+    /// The store revision this snapshot was built from.
+    pub revision: i64,
 }
 
 impl Provider {
@@ -112,6 +129,28 @@ impl Provider {
     pub fn token_alg(&self) -> Algorithm {
         self.signer.algorithm()
     }
+
+    /// The effective policy for `t`, if any.
+    pub fn policy(&self, t: AttestationType) -> Option<&Arc<ActivePolicy>> {
+        self.policies.get(&t)
+    }
+
+    /// Whether `thumbprint` is a registered policy management certificate.
+    pub fn has_certificate(&self, thumbprint: &str) -> bool {
+        self.certificates.iter().any(|c| c.thumbprint == thumbprint)
+    }
+}
+
+/// Provider settings that are not columns of their own, stored as a JSON object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Bearer-token authorization of management calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_auth: Option<TokenAuthConfig>,
+    /// URL that receives Trusted Launch alerts (POST, JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use attestd_token::{Algorithm, Jwk, JwkSet, SigningKey, TokenSigner, self_signed
 use crate::config::ServiceConfig;
 use crate::error::ServiceError;
 use crate::keystore::Protection;
+use crate::management::auth::TokenAuthenticator;
 use crate::metadata::OpenIdMetadata;
-use crate::provider::{DEFAULT_PROVIDER, Provider, ProviderName, TrustModel};
+use crate::policy::ActivePolicy;
+use crate::provider::{DEFAULT_PROVIDER, Provider, ProviderName, ProviderSettings, TrustModel};
 
 /// Providers by name. Lookups of loaded providers take no lock and touch no database; a provider
 /// created elsewhere (the CLI, another node) is loaded on its first request.
@@ -71,12 +73,15 @@ impl Providers {
         name: &ProviderName,
         trust_model: TrustModel,
         token_alg: Option<Algorithm>,
+        settings: &str,
     ) -> Result<Arc<Provider>, ServiceError> {
         let record = ProviderRecord {
             name: name.as_str().to_owned(),
             trust_model: trust_model.as_str().to_owned(),
             token_alg: token_alg.unwrap_or(self.config.default_token_alg).as_str().to_owned(),
             created_at: unix_now(),
+            settings: settings.to_owned(),
+            revision: 0,
         };
         if !self.store.insert_provider(&record).await? {
             return Err(ServiceError::ProviderExists(name.to_string()));
@@ -92,9 +97,57 @@ impl Providers {
             trust_model: TrustModel::Shared.as_str().to_owned(),
             token_alg: self.config.default_token_alg.as_str().to_owned(),
             created_at: unix_now(),
+            settings: "{}".to_owned(),
+            revision: 0,
         };
         self.store.insert_provider(&record).await?;
         self.get(DEFAULT_PROVIDER).await
+    }
+
+    /// Rebuilds a provider from the store after a change (here or on another node). A provider that
+    /// no longer exists is forgotten.
+    pub async fn reload(&self, name: &str) -> Result<Arc<Provider>, ServiceError> {
+        let _guard = self.load_lock.lock().await;
+        match self.store.provider(name).await? {
+            Some(record) => self.load(record).await,
+            None => {
+                self.forget(name);
+                Err(ServiceError::ProviderNotFound(name.to_owned()))
+            }
+        }
+    }
+
+    /// Drops a provider from memory.
+    pub fn forget(&self, name: &str) {
+        let mut map = HashMap::clone(&self.loaded.load());
+        if map.remove(name).is_some() {
+            self.loaded.store(Arc::new(map));
+        }
+    }
+
+    /// Reloads every loaded provider whose revision in the store differs from the one in memory and
+    /// forgets deleted ones; returns how many changed. Nodes sharing a database call this
+    /// periodically, so a policy changed through one node is enforced by all within the interval.
+    pub async fn refresh(&self) -> Result<usize, ServiceError> {
+        let revisions: HashMap<String, i64> = self.store.provider_revisions().await?.into_iter().collect();
+        let loaded = self.loaded.load_full();
+        let mut changed = 0;
+        for (name, provider) in loaded.iter() {
+            match revisions.get(name) {
+                Some(rev) if *rev == provider.revision => {}
+                Some(_) => {
+                    changed += 1;
+                    if let Err(e) = self.reload(name).await {
+                        tracing::warn!(provider = %name, error = %e, "reloading a changed provider failed");
+                    }
+                }
+                None => {
+                    changed += 1;
+                    self.forget(name);
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// Every provider in the store.
@@ -152,6 +205,37 @@ impl Providers {
             .map_err(|e| ServiceError::Internal(e.to_string()))?
             .into();
         let signer = TokenSigner::new(Arc::new(key), &format!("{issuer}/certs"))?;
+        let settings: ProviderSettings = serde_json::from_str(&record.settings)
+            .map_err(|e| ServiceError::Config(format!("provider '{name}': settings: {e}")))?;
+        let authenticator = settings
+            .token_auth
+            .clone()
+            .map(|c| Arc::new(TokenAuthenticator::new(c)));
+        let shared = trust_model == TrustModel::Shared;
+        let mut policies = HashMap::new();
+        for t in attestd_evidence::AttestationType::ALL {
+            if let Some(p) = ActivePolicy::default_for(shared, t) {
+                policies.insert(t, p);
+            }
+        }
+        for stored in self.store.policies(name.as_str()).await? {
+            let Ok(t) = stored.attestation_type.parse::<attestd_evidence::AttestationType>() else {
+                tracing::warn!(provider = %name, attestation_type = %stored.attestation_type, "ignoring a policy of an unknown type");
+                continue;
+            };
+            let signer = stored.signer.as_deref().map(crate::management::jws::certificate_jwk);
+            match ActivePolicy::compile(&stored.policy_text, stored.policy_jws.clone(), signer, false) {
+                Ok(p) => {
+                    policies.insert(t, Arc::new(p));
+                }
+                Err(e) => {
+                    // Fail closed: a stored policy that no longer compiles must not fall back to the default.
+                    policies.remove(&t);
+                    tracing::error!(provider = %name, %t, error = %e, "a stored policy does not compile; attestations of this type fail");
+                }
+            }
+        }
+        let certificates = self.store.policy_certificates(name.as_str()).await?;
         let provider = Arc::new(Provider {
             name,
             trust_model,
@@ -160,6 +244,11 @@ impl Providers {
             jwks,
             jwks_json,
             openid_json,
+            settings,
+            authenticator,
+            policies,
+            certificates,
+            revision: record.revision,
         });
         let mut map = HashMap::clone(&self.loaded.load());
         map.insert(provider.name.to_string(), Arc::clone(&provider));

@@ -137,14 +137,14 @@ async fn providers_are_created_once_and_looked_up_by_name() {
     let name = ProviderName::new("t1").expect("name");
     let p = service
         .providers()
-        .create(&name, TrustModel::Isolated, Some(Algorithm::ES256))
+        .create(&name, TrustModel::Isolated, Some(Algorithm::ES256), "{}")
         .await
         .expect("create");
     assert_eq!(p.issuer, "https://localhost:8443/tenants/t1");
     assert_eq!(p.token_alg(), Algorithm::ES256);
     assert_eq!(p.jwks.keys[0].kty, "EC");
     assert!(matches!(
-        service.providers().create(&name, TrustModel::Token, None).await,
+        service.providers().create(&name, TrustModel::Token, None, "{}").await,
         Err(ServiceError::ProviderExists(_))
     ));
     assert!(matches!(
@@ -188,7 +188,12 @@ async fn a_provider_created_by_another_process_is_found() {
         .expect("cli");
     let created = cli
         .providers()
-        .create(&ProviderName::new("late").expect("name"), TrustModel::Shared, None)
+        .create(
+            &ProviderName::new("late").expect("name"),
+            TrustModel::Shared,
+            None,
+            "{}",
+        )
         .await
         .expect("create");
     let seen = server.providers().get("late").await.expect("found after creation");
@@ -255,6 +260,9 @@ impl Verifier for Exact {
                 return Err(EvidenceError::invalid("TestEvidenceRejected", "evidence is not 'good'"));
             }
             let mut a = Appraisal::default();
+            a.incoming.add("$is-debuggable", false);
+            a.incoming.add("$tee", "sgx");
+            a.incoming.add("x-ms-sgx-is-debuggable", false);
             a.token_claims.insert("x-test".into(), serde_json::json!(true));
             Ok(a)
         })
@@ -304,6 +312,16 @@ async fn pipeline_signs_verified_claims_and_refuses_the_rest() {
         v.claims["exp"].as_i64().expect("exp"),
     );
     assert_eq!(exp - iat, 8 * 3600);
+    // The shared default policy issued its claims into x-ms-policy and, for SGX, at the top level.
+    assert_eq!(
+        v.claims["x-ms-policy"],
+        serde_json::json!({"is-debuggable": false, "tee": "sgx"})
+    );
+    assert_eq!(v.claims["tee"], "sgx");
+    assert_eq!(
+        v.claims["x-ms-policy-hash"],
+        "egjnANIzEpS2WgpE4Nk-QEwM69XRCgTs42_G0qLlbnk"
+    );
 
     let err = service
         .attest(&p, &evidence(AttestationType::SgxEnclave, b"bad"), &options)
@@ -318,7 +336,7 @@ async fn pipeline_signs_verified_claims_and_refuses_the_rest() {
 }
 
 #[tokio::test]
-async fn draft_policies_are_refused_until_policies_exist() {
+async fn draft_policies_give_unsecured_tokens_or_precise_errors() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut verifiers = VerifierRegistry::new();
     verifiers.register(Arc::new(Exact));
@@ -332,13 +350,34 @@ async fn draft_policies_are_refused_until_policies_exist() {
         runtime_data: None,
         init_time_data: None,
     };
-    let options = AttestOptions {
-        nonce: None,
-        draft_policy: Some("version=1.0;".into()),
+    let attest = |draft: &str| {
+        let options = AttestOptions {
+            nonce: None,
+            draft_policy: Some(draft.into()),
+        };
+        let service = &service;
+        let p = &p;
+        let evidence = &evidence;
+        async move { service.attest(p, evidence, &options).await }
     };
-    let err = service
-        .attest(&p, &evidence, &options)
-        .await
-        .expect_err("no token for an unevaluated draft");
-    assert_eq!(err.code(), "NotImplemented");
+    let err = attest("version=1.0;").await.expect_err("no authorizationrules");
+    assert_eq!(err.code(), "PolicyParsingError");
+    let err =
+        attest("version=1.0; authorizationrules { [type==\"x-ms-sgx-is-debuggable\", value==true] => permit(); };")
+            .await
+            .expect_err("denied");
+    assert_eq!(err.code(), "PolicyEvaluationError");
+    let draft = "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"custom-name\", value=\"x\"); };";
+    let token = attest(draft).await.expect("permitted");
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[2], "", "an unsecured token has no signature");
+    let header: serde_json::Value =
+        serde_json::from_slice(&attestd_token::b64::decode_url_strict(parts[0]).expect("b64")).expect("json");
+    assert_eq!(header["alg"], "none");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&attestd_token::b64::decode_url_strict(parts[1]).expect("b64")).expect("json");
+    assert_eq!(claims["x-ms-policy-hash"], attestd_policy::policy_hash(draft));
+    assert_eq!(claims["custom-name"], "x");
+    assert_eq!(claims["x-ms-policy"]["custom-name"], "x");
 }

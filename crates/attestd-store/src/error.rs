@@ -17,6 +17,12 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A signed management request that was accepted before would change state again.
+    #[error("this signed request was already applied once ({0}); sign a new one")]
+    Replay(String),
+    /// The last policy management certificate of a provider cannot be removed.
+    #[error("the last policy management certificate cannot be removed")]
+    LastCertificate,
     /// A file-system operation failed.
     #[error("{0}")]
     Io(String),

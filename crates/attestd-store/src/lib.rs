@@ -14,13 +14,30 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-mod error;
+/// Runs the same query-building expression against whichever pool the store has. The expression is
+/// type-checked once per backend, so a query that one database cannot take fails to compile.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
 
+mod audit;
+mod collateral;
+mod error;
+mod keys;
+mod policies;
+mod providers;
+
+pub use audit::{AuditFilter, AuditRecord};
 pub use error::StoreError;
+pub use policies::{CertificateRecord, PolicyRecord, ReplayGuard};
 
 /// A provider row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +50,10 @@ pub struct ProviderRecord {
     pub token_alg: String,
     /// Creation time, Unix seconds.
     pub created_at: i64,
+    /// Other settings as a JSON object (token-auth issuer, ...), interpreted by the service.
+    pub settings: String,
+    /// Bumped by every change to the provider's policies or certificates.
+    pub revision: i64,
 }
 
 /// A token signing key row.
@@ -87,17 +108,6 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-}
-
-/// Runs the same query-building expression against whichever pool the store has. The expression is
-/// type-checked once per backend, so a query that one database cannot take fails to compile.
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.pool {
-            Pool::Sqlite($pool) => $body,
-            Pool::Postgres($pool) => $body,
-        }
-    };
 }
 
 impl Store {
@@ -177,125 +187,27 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
+}
 
-    /// Inserts a provider unless one of that name exists. Returns whether it was inserted.
-    pub async fn insert_provider(&self, p: &ProviderRecord) -> Result<bool, StoreError> {
-        const SQL: &str = "INSERT INTO providers (name, trust_model, token_alg, created_at) VALUES ($1, $2, $3, $4) \
-                           ON CONFLICT DO NOTHING";
-        let affected = on_pool!(self, pool => sqlx::query(SQL)
-            .bind(&p.name)
-            .bind(&p.trust_model)
-            .bind(&p.token_alg)
-            .bind(p.created_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(StoreError::query))?;
-        Ok(affected == 1)
+/// Opening a transaction that will write. SQLite needs `BEGIN IMMEDIATE`: a deferred transaction
+/// that reads first and writes later fails at once (instead of waiting) when another writer holds
+/// the lock. PostgreSQL serializes writers of one provider by updating the provider row first.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
     }
+}
 
-    /// The provider of that name.
-    pub async fn provider(&self, name: &str) -> Result<Option<ProviderRecord>, StoreError> {
-        const SQL: &str = "SELECT name, trust_model, token_alg, created_at FROM providers WHERE name = $1";
-        on_pool!(self, pool => {
-            let row = sqlx::query(SQL).bind(name).fetch_optional(pool).await.map_err(StoreError::query)?;
-            row.map(|r| Ok(ProviderRecord {
-                name: r.try_get("name")?,
-                trust_model: r.try_get("trust_model")?,
-                token_alg: r.try_get("token_alg")?,
-                created_at: r.try_get("created_at")?,
-            }))
-            .transpose()
-            .map_err(StoreError::query)
-        })
-    }
-
-    /// Every provider, by name.
-    pub async fn providers(&self) -> Result<Vec<ProviderRecord>, StoreError> {
-        const SQL: &str = "SELECT name, trust_model, token_alg, created_at FROM providers ORDER BY name";
-        on_pool!(self, pool => {
-            let rows = sqlx::query(SQL).fetch_all(pool).await.map_err(StoreError::query)?;
-            rows.iter()
-                .map(|r| Ok(ProviderRecord {
-                    name: r.try_get("name")?,
-                    trust_model: r.try_get("trust_model")?,
-                    token_alg: r.try_get("token_alg")?,
-                    created_at: r.try_get("created_at")?,
-                }))
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(StoreError::query)
-        })
-    }
-
-    /// Inserts a signing key. An active key is only inserted if the provider has no active key yet
-    /// (two nodes racing to create the first key both end up using the winner's). Returns whether
-    /// the key was inserted.
-    pub async fn insert_signing_key(&self, k: &SigningKeyRecord) -> Result<bool, StoreError> {
-        const SQL: &str = "INSERT INTO signing_keys \
-                           (provider, kid, alg, protection, private_key, certificate, created_at, active) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
-        let affected = on_pool!(self, pool => sqlx::query(SQL)
-            .bind(&k.provider)
-            .bind(&k.kid)
-            .bind(&k.alg)
-            .bind(&k.protection)
-            .bind(&k.private_key)
-            .bind(&k.certificate)
-            .bind(k.created_at)
-            .bind(i64::from(k.active))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(StoreError::query))?;
-        Ok(affected == 1)
-    }
-
-    /// Every signing key of a provider, the active one first, then newest first.
-    pub async fn signing_keys(&self, provider: &str) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        const SQL: &str = "SELECT provider, kid, alg, protection, private_key, certificate, created_at, active \
-                           FROM signing_keys WHERE provider = $1 ORDER BY active DESC, created_at DESC, kid";
-        on_pool!(self, pool => {
-            let rows = sqlx::query(SQL).bind(provider).fetch_all(pool).await.map_err(StoreError::query)?;
-            rows.iter()
-                .map(|r| Ok(SigningKeyRecord {
-                    provider: r.try_get("provider")?,
-                    kid: r.try_get("kid")?,
-                    alg: r.try_get("alg")?,
-                    protection: r.try_get("protection")?,
-                    private_key: r.try_get("private_key")?,
-                    certificate: r.try_get("certificate")?,
-                    created_at: r.try_get("created_at")?,
-                    active: r.try_get::<i64, _>("active")? == 1,
-                }))
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(StoreError::query)
-        })
-    }
-
-    /// Replaces the certificate of a key (e.g. after the provider's issuer URL changed; the key and
-    /// its `kid` stay the same).
-    pub async fn set_signing_certificate(
-        &self,
-        provider: &str,
-        kid: &str,
-        certificate: &[u8],
-    ) -> Result<(), StoreError> {
-        const SQL: &str = "UPDATE signing_keys SET certificate = $1 WHERE provider = $2 AND kid = $3";
-        let affected = on_pool!(self, pool => sqlx::query(SQL)
-            .bind(certificate)
-            .bind(provider)
-            .bind(kid)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(StoreError::query))?;
-        if affected == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound(format!(
-                "signing key '{kid}' of provider '{provider}'"
-            )))
-        }
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
     }
 }
 

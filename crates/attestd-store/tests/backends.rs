@@ -1,6 +1,9 @@
 //! The same behaviour on SQLite and PostgreSQL.
 
-use attestd_store::{ProviderRecord, SigningKeyRecord, Store};
+use attestd_store::{
+    AuditFilter, AuditRecord, CertificateRecord, PolicyRecord, ProviderRecord, ReplayGuard, SigningKeyRecord, Store,
+    StoreError,
+};
 
 fn provider(name: &str) -> ProviderRecord {
     ProviderRecord {
@@ -8,6 +11,8 @@ fn provider(name: &str) -> ProviderRecord {
         trust_model: "shared".to_owned(),
         token_alg: "RS256".to_owned(),
         created_at: 1_700_000_000,
+        settings: "{}".to_owned(),
+        revision: 0,
     }
 }
 
@@ -82,6 +87,249 @@ async fn exercise(store: &Store) {
     assert!(store.set_signing_certificate("default", "nope", &[9]).await.is_err());
     // Keys need an existing provider.
     assert!(store.insert_signing_key(&key("ghost", "k", true, 1)).await.is_err());
+
+    policies_and_certificates(store).await;
+    audit_and_collateral(store).await;
+    assert!(store.delete_provider("alpha").await.expect("delete"));
+    assert!(!store.delete_provider("alpha").await.expect("delete again"));
+    assert!(store.policies("alpha").await.expect("cascade").is_empty());
+}
+
+fn policy(t: &str, text: &str, token_hash: &str) -> PolicyRecord {
+    PolicyRecord {
+        provider: "alpha".into(),
+        attestation_type: t.into(),
+        policy_text: text.into(),
+        policy_hash: format!("hash-of-{text}"),
+        policy_jws: format!("jws-of-{text}"),
+        token_hash: token_hash.into(),
+        signer: Some(vec![7, 7]),
+        updated_at: 100,
+    }
+}
+
+fn audit(op: &str) -> AuditRecord {
+    AuditRecord {
+        at: 100,
+        provider: "alpha".into(),
+        kind: "management".into(),
+        operation: op.into(),
+        outcome: "success".into(),
+        ..AuditRecord::default()
+    }
+}
+
+async fn policies_and_certificates(store: &Store) {
+    let rev0 = revision(store, "alpha").await;
+    let g = |scope: &'static str, h: &'static str| Some(ReplayGuard { scope, token_hash: h });
+    let before = store
+        .set_policy(
+            &policy("SgxEnclave", "A", "hA"),
+            g("set:SgxEnclave", "hA"),
+            audit("policy.set"),
+        )
+        .await
+        .expect("set A");
+    assert_eq!(before, None);
+    assert!(revision(store, "alpha").await > rev0, "changes bump the revision");
+    // The same JWS again is a no-op and allowed.
+    store
+        .set_policy(
+            &policy("SgxEnclave", "A", "hA"),
+            g("set:SgxEnclave", "hA"),
+            audit("policy.set"),
+        )
+        .await
+        .expect("idempotent");
+    let before = store
+        .set_policy(
+            &policy("SgxEnclave", "B", "hB"),
+            g("set:SgxEnclave", "hB"),
+            audit("policy.set"),
+        )
+        .await
+        .expect("set B");
+    assert_eq!(before.as_deref(), Some("hash-of-A"));
+    // Replaying the older JWS after the policy moved on is refused, and changes nothing.
+    let err = store
+        .set_policy(
+            &policy("SgxEnclave", "A", "hA"),
+            g("set:SgxEnclave", "hA"),
+            audit("policy.set"),
+        )
+        .await
+        .expect_err("replay");
+    assert!(matches!(err, StoreError::Replay(_)), "{err}");
+    // Unsigned writes have no guard.
+    store
+        .set_policy(&policy("OpenEnclave", "A", "hA"), None, audit("policy.set"))
+        .await
+        .expect("other type");
+    let stored = store.policies("alpha").await.expect("policies");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1].attestation_type, "SgxEnclave");
+    assert_eq!(stored[1].policy_text, "B");
+    assert_eq!(stored[1].signer.as_deref(), Some(&[7u8, 7][..]));
+    assert_eq!(
+        store
+            .reset_policy(
+                "alpha",
+                "SgxEnclave",
+                g("reset:SgxEnclave", "hR"),
+                audit("policy.reset")
+            )
+            .await
+            .expect("reset")
+            .as_deref(),
+        Some("hash-of-B")
+    );
+    assert_eq!(
+        store
+            .reset_policy(
+                "alpha",
+                "SgxEnclave",
+                g("reset:SgxEnclave", "hR"),
+                audit("policy.reset")
+            )
+            .await
+            .expect("no-op reset"),
+        None
+    );
+    assert!(matches!(
+        store
+            .set_policy(
+                &PolicyRecord {
+                    provider: "ghost".into(),
+                    ..policy("Tpm", "x", "h")
+                },
+                None,
+                audit("policy.set")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let cert = |t: &str| CertificateRecord {
+        provider: "alpha".into(),
+        thumbprint: t.into(),
+        certificate: vec![1],
+        added_at: 100,
+    };
+    assert!(
+        store
+            .add_policy_certificate(&cert("T1"), g("certificates:add", "c1"), audit("certificates.add"))
+            .await
+            .expect("add")
+    );
+    assert!(
+        !store
+            .add_policy_certificate(&cert("T1"), g("certificates:add", "c1"), audit("certificates.add"))
+            .await
+            .expect("again")
+    );
+    assert!(matches!(
+        store
+            .remove_policy_certificate(
+                "alpha",
+                "T1",
+                g("certificates:remove", "c1"),
+                audit("certificates.remove")
+            )
+            .await,
+        Err(StoreError::LastCertificate)
+    ));
+    assert!(
+        store
+            .add_policy_certificate(&cert("T2"), g("certificates:add", "c2"), audit("certificates.add"))
+            .await
+            .expect("add 2")
+    );
+    assert!(
+        store
+            .remove_policy_certificate(
+                "alpha",
+                "T1",
+                g("certificates:remove", "c1"),
+                audit("certificates.remove")
+            )
+            .await
+            .expect("remove")
+    );
+    // Re-adding T1 with the JWS used before is a replay.
+    assert!(matches!(
+        store
+            .add_policy_certificate(&cert("T1"), g("certificates:add", "c1"), audit("certificates.add"))
+            .await,
+        Err(StoreError::Replay(_))
+    ));
+    let certs: Vec<_> = store
+        .policy_certificates("alpha")
+        .await
+        .expect("certs")
+        .into_iter()
+        .map(|c| c.thumbprint)
+        .collect();
+    assert_eq!(certs, ["T2"]);
+}
+
+async fn revision(store: &Store, name: &str) -> i64 {
+    store.provider(name).await.expect("provider").expect("exists").revision
+}
+
+async fn audit_and_collateral(store: &Store) {
+    // Every successful change above wrote its audit entry inside its transaction; refused ones none.
+    let all = store
+        .audit(&AuditFilter {
+            provider: Some("alpha".into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let sets = all.iter().filter(|a| a.operation == "policy.set").count();
+    assert_eq!(sets, 4, "A, A again, B, OpenEnclave A");
+    let set_b = all
+        .iter()
+        .find(|a| a.after_hash.as_deref() == Some("hash-of-B"))
+        .expect("B's entry");
+    assert_eq!(set_b.before_hash.as_deref(), Some("hash-of-A"));
+    store
+        .insert_audit(&[AuditRecord {
+            at: 50,
+            kind: "attestation".into(),
+            operation: "attest".into(),
+            ..audit("x")
+        }])
+        .await
+        .expect("insert");
+    let att = store
+        .audit(&AuditFilter {
+            kind: Some("attestation".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("filter");
+    assert_eq!(att.len(), 1);
+    assert_eq!(store.prune_audit(60).await.expect("prune"), 1);
+
+    assert_eq!(store.collateral("sgx/tcb/00906ED50000").await.expect("get"), None);
+    store
+        .put_collateral("sgx/tcb/00906ED50000", b"v1", 1, Some(10))
+        .await
+        .expect("put");
+    store
+        .put_collateral("sgx/tcb/00906ED50000", b"v2", 2, None)
+        .await
+        .expect("replace");
+    store.put_collateral("snp/vcek/x", b"c", 2, None).await.expect("put");
+    assert_eq!(
+        store.collateral("sgx/tcb/00906ED50000").await.expect("get"),
+        Some((b"v2".to_vec(), None))
+    );
+    assert_eq!(
+        store.collateral_keys("sgx/").await.expect("keys"),
+        ["sgx/tcb/00906ED50000"]
+    );
 }
 
 #[tokio::test]
@@ -101,7 +349,7 @@ async fn sqlite_store() {
     }
     // Reopening runs migrations again without harm and keeps the data.
     let store = Store::open(path.to_str().expect("utf8")).await.expect("reopen");
-    assert_eq!(store.providers().await.expect("list").len(), 2);
+    assert_eq!(store.providers().await.expect("list").len(), 1, "alpha was deleted");
 }
 
 #[tokio::test]
@@ -110,5 +358,5 @@ async fn postgres_store() {
     let store = Store::open(&db.url).await.expect("open postgres");
     exercise(&store).await;
     let again = Store::open(&db.url).await.expect("reopen");
-    assert_eq!(again.providers().await.expect("list").len(), 2);
+    assert_eq!(again.providers().await.expect("list").len(), 1, "alpha was deleted");
 }

@@ -68,6 +68,16 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "ATTESTD_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// The admin API's bearer token; without it one is made on first start and written to
+    /// <data-dir>/admin-token.
+    #[arg(long, env = "ATTESTD_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Days audit entries are kept [default: 90].
+    #[arg(long, env = "ATTESTD_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u64>,
+    /// Seconds between checks for providers changed by other nodes [default: 2].
+    #[arg(long, env = "ATTESTD_REFRESH_INTERVAL", value_name = "SECONDS")]
+    pub refresh_interval: Option<u64>,
 }
 
 /// The configuration file. Every key is optional.
@@ -87,6 +97,9 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     log_format: Option<String>,
+    admin_token: Option<String>,
+    audit_retention_days: Option<u64>,
+    refresh_interval_secs: Option<u64>,
 }
 
 /// Where the state lives and how the service names itself.
@@ -123,6 +136,12 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// `json` logs instead of text.
     pub json_logs: bool,
+    /// Configured admin token.
+    pub admin_token: Option<String>,
+    /// Audit retention.
+    pub audit_retention: Duration,
+    /// Provider refresh interval.
+    pub refresh_interval: Duration,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -224,6 +243,17 @@ pub fn resolve_serve(state: &StateArgs, serve: &ServeArgs) -> anyhow::Result<Ser
         max_body_bytes: serve.max_body_bytes.or(file.max_body_bytes).unwrap_or(1024 * 1024),
         request_timeout: Duration::from_secs(serve.request_timeout.or(file.request_timeout_secs).unwrap_or(30)),
         json_logs: log_format == "json",
+        admin_token: serve.admin_token.clone().or_else(|| file.admin_token.clone()),
+        audit_retention: Duration::from_secs(
+            serve.audit_retention_days.or(file.audit_retention_days).unwrap_or(90) * 24 * 3600,
+        ),
+        refresh_interval: Duration::from_secs(
+            serve
+                .refresh_interval
+                .or(file.refresh_interval_secs)
+                .unwrap_or(2)
+                .max(1),
+        ),
     })
 }
 

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit_cmd;
 mod config;
 mod provider_cmd;
 mod serve;
@@ -35,6 +36,8 @@ enum Command {
     /// Manage attestation providers (tenants) in the service's state.
     #[command(subcommand)]
     Provider(provider_cmd::ProviderCommand),
+    /// Query the audit log (management operations and attestations).
+    Audit(audit_cmd::AuditArgs),
     /// Manage the master key that seals private keys at rest.
     #[command(subcommand, name = "master-key")]
     MasterKey(MasterKeyCommand),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
             Command::Serve { state, serve } => serve::run(&state, &serve).await,
             Command::Token(cmd) => token_cmd::run(cmd).await,
             Command::Provider(cmd) => provider_cmd::run(cmd).await,
+            Command::Audit(args) => audit_cmd::run(args).await,
             Command::MasterKey(MasterKeyCommand::Generate) => {
                 println!("{}", attestd_service::MasterKey::generate_base64()?);
                 Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use attestd_server::{AppState, Limits};
 use tokio::net::TcpListener;
 
 use crate::config::{ServeArgs, ServeConfig, StateArgs, resolve_serve};
-use crate::state::{open_service, redact};
+use crate::state::{open_service_with, redact};
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ATTESTD_LOG")
@@ -54,7 +54,19 @@ pub async fn run(state_args: &StateArgs, serve_args: &ServeArgs) -> anyhow::Resu
     let listen_url = local_url(scheme, bound);
     let public_url = config.state.public_url.clone().unwrap_or_else(|| listen_url.clone());
 
-    let service = Arc::new(open_service(&config.state, public_url.clone()).await?);
+    let service = Arc::new(
+        open_service_with(&config.state, public_url.clone(), |c| {
+            c.audit_retention = config.audit_retention;
+            c.refresh_interval = config.refresh_interval;
+        })
+        .await?,
+    );
+    let admin_token_file = config.state.data_dir.join("admin-token");
+    if let Some(token) = service.ensure_admin_credential(config.admin_token.as_deref()).await? {
+        write_private(&admin_token_file, token.as_bytes())?;
+        tracing::info!(path = %admin_token_file.display(), "created the admin credential");
+    }
+    let maintenance = service.spawn_maintenance();
 
     let tls_files = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http): use only behind a TLS-terminating proxy");
@@ -99,13 +111,35 @@ pub async fn run(state_args: &StateArgs, serve_args: &ServeArgs) -> anyhow::Resu
         println!("  TLS certificate:     {}", files.cert.display());
     }
     println!("  database:            {}", redact(&config.state.database));
+    if admin_token_file.exists() {
+        println!("  admin token:         {}", admin_token_file.display());
+    }
     tracing::info!(%listen_url, %public_url, "attestd started");
 
     attestd_server::serve(listener, rustls_config, app, shutdown_signal()).await?;
     upkeep.abort();
+    maintenance.abort();
+    service.flush_audit().await;
     service.store().close().await;
     tracing::info!("attestd stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

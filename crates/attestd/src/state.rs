@@ -28,6 +28,15 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Opens the store and starts the service core.
 pub async fn open_service(state: &StateConfig, public_url: String) -> anyhow::Result<Service> {
+    open_service_with(state, public_url, |_| {}).await
+}
+
+/// Like [`open_service`], with a hook to adjust the service configuration (used by `serve`).
+pub async fn open_service_with(
+    state: &StateConfig,
+    public_url: String,
+    adjust: impl FnOnce(&mut ServiceConfig),
+) -> anyhow::Result<Service> {
     ensure_data_dir(&state.data_dir)?;
     let store = Store::open(&state.database)
         .await
@@ -36,6 +45,7 @@ pub async fn open_service(state: &StateConfig, public_url: String) -> anyhow::Re
     config.base_domain = state.base_domain.clone();
     config.default_token_alg = state.token_alg;
     config.master_key = state.master_key.clone();
+    adjust(&mut config);
     Ok(Service::new(config, store, verifiers()).await?)
 }
 

@@ -49,7 +49,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn http_client(ca: Option<&PathBuf>) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(ca: Option<&PathBuf>) -> anyhow::Result<reqwest::Client> {
     let builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
     let builder = match ca {
         Some(path) => {
