@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod config;
+mod policy_cmd;
 mod provider_cmd;
 mod serve;
 mod state;
@@ -36,6 +37,9 @@ enum Command {
     /// Manage attestation providers (tenants) in the service's state.
     #[command(subcommand)]
     Provider(provider_cmd::ProviderCommand),
+    /// Check, evaluate and sign policy files, offline.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     /// Query the audit log (management operations and attestations).
     Audit(audit_cmd::AuditArgs),
     /// Manage the master key that seals private keys at rest.
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Token(cmd) => token_cmd::run(cmd).await,
             Command::Provider(cmd) => provider_cmd::run(cmd).await,
             Command::Audit(args) => audit_cmd::run(args).await,
+            Command::Policy(cmd) => policy_cmd::run(cmd),
             Command::MasterKey(MasterKeyCommand::Generate) => {
                 println!("{}", attestd_service::MasterKey::generate_base64()?);
                 Ok(ExitCode::SUCCESS)
