@@ -138,6 +138,24 @@ impl Service {
         }
     }
 
+    /// Authorizes a read; a refusal is audited (reads are audited through the batched writer).
+    async fn authorize_read(
+        &self,
+        provider: &Provider,
+        caller: Caller<'_>,
+        operation: &str,
+        t: Option<AttestationType>,
+    ) -> Result<String, ServiceError> {
+        let started = Instant::now();
+        match self.authorize(provider, caller, Access::Read).await {
+            Ok(actor) => Ok(actor),
+            Err(e) => {
+                self.audit_failure(provider, operation, t, started, &e).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Records a refused management call (successful ones are recorded with their change).
     async fn audit_failure(
         &self,
@@ -167,9 +185,13 @@ impl Service {
         t: AttestationType,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        self.authorize(provider, caller, Access::Read).await?;
+        let actor = self.authorize_read(provider, caller, "policy.get", Some(t)).await?;
         let mut claims = BTreeMap::new();
         let jws = provider.policy(t).map_or(NO_POLICY_JWS, |p| p.jws.as_str());
+        self.audit.record(AuditRecord {
+            policy_hash: provider.policy(t).map(|p| p.policy.hash().to_owned()),
+            ..self.audit(provider, "policy.get", &actor, Some(t))
+        });
         claims.insert("x-ms-policy".to_owned(), Value::from(jws));
         if let Some(signer) = provider.policy(t).and_then(|p| p.signer.clone()) {
             claims.insert("x-ms-policy-signer".to_owned(), signer);
@@ -300,7 +322,9 @@ impl Service {
         provider: &Provider,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        self.authorize(provider, caller, Access::Read).await?;
+        let actor = self.authorize_read(provider, caller, "certificates.get", None).await?;
+        self.audit
+            .record(self.audit(provider, "certificates.get", &actor, None));
         let keys: Vec<Value> = provider
             .certificates
             .iter()
