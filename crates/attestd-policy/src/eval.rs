@@ -255,6 +255,14 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    fn issuer(&self, i: usize) -> ClaimIssuer {
+        if i < self.incoming.len() {
+            self.incoming[i].issuer
+        } else {
+            self.added[i - self.incoming.len()].issuer
+        }
+    }
+
     /// Runs `rules`; `Ok(Some(rule))` when a `deny()` fired.
     pub(crate) fn run(&mut self, rules: &[CRule]) -> Result<Option<RuleRef>, PolicyEvaluationError> {
         for rule in rules {
@@ -308,25 +316,28 @@ impl<'a> Evaluator<'a> {
         }
         for cond in &rule.conditions {
             // Right-hand sides do not depend on the claim being tested: evaluate them once.
-            let mut rhs: Vec<Vec<RVal>> = Vec::with_capacity(cond.tests.len());
-            for t in &cond.tests {
-                if !matches!(t.rhs, CExpr::Lit(_)) {
-                    rhs.push(self.eval(rule, &t.rhs)?);
-                } else {
-                    rhs.push(Vec::new());
+            let mut rhs: Vec<Vec<RVal>> = Vec::new();
+            if cond.tests.iter().any(|t| !matches!(t.rhs, CExpr::Lit(_))) {
+                for t in &cond.tests {
+                    rhs.push(if matches!(t.rhs, CExpr::Lit(_)) {
+                        Vec::new()
+                    } else {
+                        self.eval(rule, &t.rhs)?
+                    });
                 }
             }
             let mut found = Vec::new();
+            let mut any = false;
             for i in 0..self.len() {
                 if self.claim_matches(i, cond, &rhs) {
-                    found.push(i);
-                    if cond.slot.is_none() {
-                        break;
+                    any = true;
+                    match cond.slot {
+                        Some(_) => found.push(i),
+                        None => break,
                     }
                 }
             }
-            let holds = found.is_empty() == cond.negated;
-            if !holds {
+            if any == cond.negated {
                 return Ok(false);
             }
             if let Some(slot) = cond.slot {
@@ -337,14 +348,21 @@ impl<'a> Evaluator<'a> {
     }
 
     fn claim_matches(&self, i: usize, cond: &CCond, rhs: &[Vec<RVal>]) -> bool {
-        for (t, dynamic) in cond.tests.iter().zip(rhs) {
+        for (k, t) in cond.tests.iter().enumerate() {
+            let dynamic = rhs.get(k).map_or(&[][..], Vec::as_slice);
             // Fast path for the common `type=="name"` test: no value conversion.
-            if let (Property::Type, CExpr::Lit(Val::Str(s))) = (t.property, &t.rhs) {
-                let eq = self.name(i) == &**s;
-                if eq != (t.op == CompareOp::Eq) {
-                    return false;
+            if let (CExpr::Lit(Val::Str(s)), CompareOp::Eq | CompareOp::Ne) = (&t.rhs, t.op) {
+                let literal_eq = match t.property {
+                    Property::Type => Some(self.name(i) == &**s),
+                    Property::Issuer => Some(self.issuer(i).as_str() == &**s),
+                    _ => None,
+                };
+                if let Some(eq) = literal_eq {
+                    if eq != (t.op == CompareOp::Eq) {
+                        return false;
+                    }
+                    continue;
                 }
-                continue;
             }
             let (name, value, issuer, _) = self.claim(i);
             let subject = match t.property {
