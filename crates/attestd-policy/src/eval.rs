@@ -7,12 +7,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use attestd_claims::{Claim, ClaimIssuer, ClaimSet, ClaimValue, ValueType};
-use jmespath::{Expression, Rcvar};
 
 use crate::error::{PolicyEvaluationError, RuleRef};
 use crate::functions;
+use crate::jmes;
 use crate::syntax::{self, Action, ClaimSpec, CompareOp, Function, Property, Section};
-use crate::value::{RVal, Val, json_to_var};
+use crate::value::{RVal, Val};
 
 /// Incoming claims whose values may be used in conditions but never issued (reference B.4.14).
 const READ_ONLY_CLAIMS: [&str; 1] = ["pcrs"];
@@ -69,7 +69,7 @@ enum CExpr {
 
 #[derive(Debug)]
 enum Query {
-    Compiled(Arc<Expression<'static>>),
+    Compiled(Arc<jmes::Query>),
     Dynamic(Box<CExpr>),
 }
 
@@ -207,8 +207,6 @@ pub(crate) struct Evaluator<'a> {
     added: Vec<Working<'a>>,
     /// Indices into incoming ++ added, per identifier slot of the current rule.
     bindings: Vec<Vec<usize>>,
-    /// JMESPath forms of incoming JSON claims, converted once per evaluation.
-    json_cache: Vec<(*const serde_json::Value, Rcvar)>,
     pub(crate) result: Evaluation,
     trace: bool,
     permitted: bool,
@@ -221,7 +219,6 @@ impl<'a> Evaluator<'a> {
             incoming,
             added: Vec::new(),
             bindings: Vec::new(),
-            json_cache: Vec::new(),
             result: Evaluation::default(),
             trace,
             permitted: false,
@@ -413,7 +410,7 @@ impl<'a> Evaluator<'a> {
             }
             CExpr::JmesPath(data, query) => {
                 let data = self.eval(rule, data)?;
-                let queries: Vec<(Arc<Expression<'static>>, bool)> = match query {
+                let queries: Vec<(Arc<jmes::Query>, bool)> = match query {
                     Query::Compiled(q) => vec![(Arc::clone(q), false)],
                     Query::Dynamic(q) => {
                         let mut out = Vec::new();
@@ -431,14 +428,11 @@ impl<'a> Evaluator<'a> {
                 };
                 let mut out = Vec::with_capacity(data.len());
                 for d in &data {
-                    let json = match &d.v {
-                        Val::Json(j) => self.var_for(j),
-                        other => functions::as_json(other, "JmesPath").map_err(&err)?,
-                    };
+                    let json = functions::as_json(&d.v, "JmesPath").map_err(&err)?;
                     for (q, qro) in &queries {
-                        let r = functions::search(q, &json).map_err(&err)?;
+                        let r = q.search(&json).map_err(&err)?;
                         out.push(RVal {
-                            v: Val::Var(r),
+                            v: Val::Var(Arc::new(r)),
                             ro: d.ro || *qro,
                         });
                     }
@@ -453,17 +447,6 @@ impl<'a> Evaluator<'a> {
                 call(*f, &vals).map_err(err)?
             }
         })
-    }
-
-    /// The JMESPath form of a JSON claim value, converted at most once per evaluation.
-    fn var_for(&mut self, j: &Arc<serde_json::Value>) -> Rcvar {
-        let key = Arc::as_ptr(j);
-        if let Some((_, v)) = self.json_cache.iter().find(|(k, _)| *k == key) {
-            return Rcvar::clone(v);
-        }
-        let v = Rcvar::new(json_to_var(j));
-        self.json_cache.push((key, Rcvar::clone(&v)));
-        v
     }
 
     fn apply(&mut self, rule: &CRule, spec: &CSpec, target: Target) -> Result<(), PolicyEvaluationError> {

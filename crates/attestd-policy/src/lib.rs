@@ -28,6 +28,7 @@ pub mod defaults;
 mod error;
 mod eval;
 mod functions;
+mod jmes;
 pub mod syntax;
 mod value;
 

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use attestd_claims::{ClaimValue, ValueType};
-use jmespath::{Rcvar, Variable};
 
 /// A value during evaluation.
 #[derive(Clone, Debug)]
@@ -18,7 +17,7 @@ pub(crate) enum Val {
     /// A structured incoming claim value.
     Json(Arc<serde_json::Value>),
     /// A `JmesPath` result: JSON text, kept parsed.
-    Var(Rcvar),
+    Var(Arc<serde_json::Value>),
 }
 
 /// A value and whether it derives from a read-only claim.
@@ -49,8 +48,7 @@ impl Val {
     /// JSON text of a structured value.
     fn json_text(&self) -> Option<String> {
         match self {
-            Val::Json(j) => Some(j.to_string()),
-            Val::Var(v) => serde_json::to_string(&**v).ok(),
+            Val::Json(j) | Val::Var(j) => Some(j.to_string()),
             _ => None,
         }
     }
@@ -61,9 +59,7 @@ impl Val {
             (Val::Bool(a), Val::Bool(b)) => a == b,
             (Val::Int(a), Val::Int(b)) => a == b,
             (Val::Str(a), Val::Str(b)) => a == b,
-            (Val::Json(a), Val::Json(b)) => a == b,
-            (Val::Var(a), Val::Var(b)) => a == b,
-            (Val::Json(j), Val::Var(v)) | (Val::Var(v), Val::Json(j)) => json_to_var(j) == **v,
+            (Val::Json(a) | Val::Var(a), Val::Json(b) | Val::Var(b)) => a == b,
             (Val::Str(s), structured) | (structured, Val::Str(s)) => structured.json_text().is_some_and(|t| t == **s),
             _ => false,
         }
@@ -72,8 +68,7 @@ impl Val {
     /// Whether this value is "empty": adding or issuing it is a no-op (JSON `null`).
     pub(crate) fn is_empty(&self) -> bool {
         match self {
-            Val::Var(v) => v.is_null(),
-            Val::Json(j) => j.is_null(),
+            Val::Var(j) | Val::Json(j) => j.is_null(),
             _ => false,
         }
     }
@@ -86,7 +81,7 @@ impl Val {
             Val::Str(s) => ClaimValue::String(Arc::clone(s)),
             Val::Json(j) => ClaimValue::Json(Arc::clone(j)),
             // MAA: "returns the resultant JSON as a string".
-            Val::Var(v) => ClaimValue::String(serde_json::to_string(&**v).unwrap_or_default().into()),
+            Val::Var(v) => ClaimValue::String(v.to_string().into()),
         }
     }
 
@@ -97,21 +92,6 @@ impl Val {
             Val::Int(i) => i.to_string(),
             Val::Str(s) => format!("{:?}", &**s),
             other => other.json_text().unwrap_or_default(),
-        }
-    }
-}
-
-/// Converts parsed JSON to a JMESPath value (the crate's own conversion goes through serde's
-/// serializer, which is several times slower).
-pub(crate) fn json_to_var(v: &serde_json::Value) -> Variable {
-    match v {
-        serde_json::Value::Null => Variable::Null,
-        serde_json::Value::Bool(b) => Variable::Bool(*b),
-        serde_json::Value::Number(n) => Variable::Number(n.clone()),
-        serde_json::Value::String(s) => Variable::String(s.clone()),
-        serde_json::Value::Array(a) => Variable::Array(a.iter().map(|x| Rcvar::new(json_to_var(x))).collect()),
-        serde_json::Value::Object(o) => {
-            Variable::Object(o.iter().map(|(k, x)| (k.clone(), Rcvar::new(json_to_var(x)))).collect())
         }
     }
 }
