@@ -101,7 +101,12 @@ impl Service {
 
         let mut claims = appraisal.token_claims;
         let t_now = unix_now();
-        let lifetime = self.config().attestation_token_lifetime.as_secs() as i64;
+        // A policy may set the token's lifetime (property claim, bounded by the policy crate).
+        let lifetime = evaluation
+            .properties
+            .value("report_validity_in_minutes")
+            .and_then(|v| v.as_i64())
+            .map_or(self.config().attestation_token_lifetime.as_secs() as i64, |m| m * 60);
         claims.insert("iss".into(), Value::from(provider.issuer.as_str()));
         claims.insert("iat".into(), Value::from(t_now));
         claims.insert("nbf".into(), Value::from(t_now));

@@ -367,7 +367,7 @@ async fn draft_policies_give_unsecured_tokens_or_precise_errors() {
             .await
             .expect_err("denied");
     assert_eq!(err.code(), "PolicyEvaluationError");
-    let draft = "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"custom-name\", value=\"x\"); };";
+    let draft = "version=1.0; authorizationrules { => permit(); }; issuancerules { => issue(type=\"custom-name\", value=\"x\"); => issueproperty(type=\"report_validity_in_minutes\", value=5); };";
     let token = attest(draft).await.expect("permitted");
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3);
@@ -380,4 +380,10 @@ async fn draft_policies_give_unsecured_tokens_or_precise_errors() {
     assert_eq!(claims["x-ms-policy-hash"], attestd_policy::policy_hash(draft));
     assert_eq!(claims["custom-name"], "x");
     assert_eq!(claims["x-ms-policy"]["custom-name"], "x");
+    // The policy's report_validity_in_minutes sets the lifetime; property claims are not issued.
+    assert_eq!(
+        claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0),
+        300
+    );
+    assert!(claims.get("report_validity_in_minutes").is_none());
 }

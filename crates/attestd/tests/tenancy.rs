@@ -548,3 +548,74 @@ async fn acknowledged_policy_writes_survive_kill_9() {
         );
     }
 }
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run attestd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `attestd provider …` and `attestd audit` against a running server through the admin API.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_manages_providers_on_a_running_server() {
+    let api = Api::start();
+    let url = api.server.url().to_owned();
+    let ca = api.server.ca_pem();
+    let ca = ca.to_str().expect("utf-8");
+    let dir = tempfile::tempdir().expect("tmp");
+    let signer = Signer::new("cli-signer");
+    let pem = dir.path().join("signer.pem");
+    std::fs::write(&pem, &signer.pem).expect("write");
+    let remote = ["--server", url.as_str(), "--admin-token", ADMIN, "--ca", ca];
+
+    let mut create = vec![
+        "provider",
+        "create",
+        "remote-iso",
+        "--trust-model",
+        "isolated",
+        "--signer-cert",
+    ];
+    create.push(pem.to_str().expect("utf-8"));
+    create.extend(remote);
+    let (ok, out, err) = cli(&create);
+    assert!(ok, "{out}{err}");
+    // The server serves it at once, with the registered certificate.
+    let (status, body) = api.call("remote-iso", Route::GetCertificates, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let keys = claims(body["token"].as_str().expect("token"))["x-ms-policy-certificates"]["keys"].clone();
+    assert_eq!(keys[0]["x5c"][0], b64::encode_std(&signer.der));
+
+    let (ok, out, _) = cli(&[&["provider", "list"][..], &remote].concat());
+    assert!(ok && out.contains("remote-iso") && out.contains("isolated"), "{out}");
+    let (ok, out, _) = cli(&[&["provider", "show", "remote-iso"][..], &remote].concat());
+    assert!(ok && out.contains("remote-iso"), "{out}");
+    // Wrong admin token: refused.
+    let (ok, _, err) = cli(&[
+        "provider",
+        "list",
+        "--server",
+        url.as_str(),
+        "--admin-token",
+        "wrong",
+        "--ca",
+        ca,
+    ]);
+    assert!(!ok && err.contains("Unauthorized"), "{err}");
+    let (ok, out, err) = cli(&[&["provider", "delete", "remote-iso"][..], &remote].concat());
+    assert!(ok, "{out}{err}");
+    let (status, _) = api.call("remote-iso", Route::GetCertificates, None, None).await;
+    assert_eq!(status, 404);
+    let (ok, out, err) = cli(&[&["audit", "--provider", "remote-iso"][..], &remote].concat());
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("provider.create") && out.contains("provider.delete"),
+        "{out}"
+    );
+}
