@@ -1,2 +1,6 @@
-//! TPM 2.0 attestation: quotes, AIK certificates, TCG event logs and MAA's TPM claims
+//! TPM 2.0 attestation: TCG PC Client boot event logs today; quotes, AIK certificates and MAA's
+//! TPM protocol follow.
+
 #![forbid(unsafe_code)]
+
+pub mod eventlog;
