@@ -1,6 +1,7 @@
-//! TPM 2.0 attestation: TCG PC Client boot event logs today; quotes, AIK certificates and MAA's
+//! TPM 2.0 attestation: TCG PC Client boot event logs and quotes; AIK certificate chains and MAA's
 //! TPM protocol follow.
 
 #![forbid(unsafe_code)]
 
 pub mod eventlog;
+pub mod quote;
