@@ -3,5 +3,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aik;
 pub mod eventlog;
 pub mod quote;

@@ -29,7 +29,7 @@ pub struct QuoteError {
 }
 
 impl QuoteError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         QuoteError {
             code,
             message: message.into(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use attestd_tpm::aik::AikRoots;
 use attestd_tpm::eventlog::{EventLog, HashAlg};
 use attestd_tpm::quote::{AkPublic, Quote, Signature};
 
@@ -51,6 +52,7 @@ struct Attestation {
     quotes: Vec<QuoteVector>,
     event_log: Vec<u8>,
     ak_cert: Vec<u8>,
+    intermediates: Vec<Vec<u8>>,
 }
 
 fn load(file: &str) -> Attestation {
@@ -60,6 +62,7 @@ fn load(file: &str) -> Attestation {
         quotes: vec![],
         event_log: vec![],
         ak_cert: vec![],
+        intermediates: vec![],
     };
     for (f, v) in fields(&bytes) {
         match f {
@@ -106,6 +109,7 @@ fn load(file: &str) -> Attestation {
             }
             3 => a.event_log = v,
             6 => a.ak_cert = v,
+            7 => a.intermediates.push(v),
             _ => {}
         }
     }
@@ -218,4 +222,64 @@ fn tampering_fails_with_its_own_code() {
         assert!(AkPublic::parse(&a.ak_pub[..cut]).is_err());
     }
     assert!(!a.ak_cert.is_empty(), "the vector carries an AK certificate");
+}
+
+fn ca(name: &str) -> Vec<u8> {
+    let bytes = std::fs::read(
+        attestd_testkit::vectors_dir()
+            .join("tpm/go-tpm-tools/ca-certs")
+            .join(name),
+    )
+    .expect(name);
+    if bytes.starts_with(b"-----BEGIN") {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(&bytes)
+            .expect("PEM")
+            .to_vec()
+    } else {
+        bytes
+    }
+}
+
+fn at(rfc3339: &str) -> std::time::SystemTime {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).expect("time");
+    std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.unix_timestamp() as u64)
+}
+
+#[test]
+fn gce_ak_certificate_chains_to_the_gce_roots() {
+    let a = load("gce-cos-85-nonce9009.pb");
+    let ak = AkPublic::parse(&a.ak_pub).expect("ak");
+    let roots = AikRoots::from_der(&[ca("tpm_ek_root_1.cer")]).expect("roots");
+    let intermediates = vec![ca("tpm_ek_intermediate_2.crt")];
+    roots
+        .verify(&a.ak_cert, &intermediates, &ak, at("2025-01-01T00:00:00Z"))
+        .expect("chains");
+    // Without the intermediate, or with other roots: untrusted.
+    let e = roots
+        .verify(&a.ak_cert, &[], &ak, at("2025-01-01T00:00:00Z"))
+        .expect_err("no path");
+    assert_eq!(e.code, "AikCertificateUntrusted");
+    let other = AikRoots::from_der(&[ca("gcp_ek_ak_ca_root.crt")]).expect("roots");
+    let e = other
+        .verify(&a.ak_cert, &intermediates, &ak, at("2025-01-01T00:00:00Z"))
+        .expect_err("other root");
+    assert_eq!(e.code, "AikCertificateUntrusted");
+    // Before the certificate's validity.
+    let e = roots
+        .verify(&a.ak_cert, &intermediates, &ak, at("2020-01-01T00:00:00Z"))
+        .expect_err("not yet valid");
+    assert!(
+        matches!(e.code, "AikCertificateNotYetValid" | "AikCertificateUntrusted"),
+        "{e}"
+    );
+    // A certificate for another key (the quote's AK with one bit changed).
+    let mut other_pub = a.ak_pub.clone();
+    let last = other_pub.len() - 1;
+    other_pub[last] ^= 1;
+    let other_ak = AkPublic::parse(&other_pub).expect("ak");
+    let e = roots
+        .verify(&a.ak_cert, &intermediates, &other_ak, at("2025-01-01T00:00:00Z"))
+        .expect_err("other key");
+    assert_eq!(e.code, "AikKeyMismatch");
 }

@@ -1,0 +1,147 @@
+//! Attestation key certificates: the chain to the configured TPM / AIK CA roots, and that the
+//! certificate's key is the key that signed the quote (MAA's `aikValidated`, `aikPubHash`).
+
+use std::time::SystemTime;
+
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey as X509Key;
+
+use crate::quote::{AkPublic, PublicKey, QuoteError};
+
+/// tcg-kp-AIKCertificate (2.23.133.8.3), DER-encoded OID value.
+const TCG_KP_AIK_CERTIFICATE: &[u8] = &[0x67, 0x81, 0x05, 0x08, 0x03];
+/// tcg-kp-EKCertificate (2.23.133.8.1): Google Cloud issues its vTPM AK certificates with it.
+const TCG_KP_EK_CERTIFICATE: &[u8] = &[0x67, 0x81, 0x05, 0x08, 0x01];
+
+/// A certificate with an extended key usage must name a TCG TPM key purpose (AIK, or EK as GCE
+/// uses for AK certificates); one without is accepted. Certifying an EK purpose cannot make a
+/// quote verify: EKs are restricted decryption keys that cannot sign TPM quotes.
+struct TpmKeyPurpose;
+
+impl webpki::ExtendedKeyUsageValidator for TpmKeyPurpose {
+    fn validate(&self, iter: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        let accepted = [
+            webpki::KeyPurposeId::new(TCG_KP_AIK_CERTIFICATE),
+            webpki::KeyPurposeId::new(TCG_KP_EK_CERTIFICATE),
+        ];
+        let mut present = Vec::new();
+        for id in iter {
+            let id = id?;
+            if accepted.contains(&id) {
+                return Ok(());
+            }
+            present.push(id.to_decoded_oid());
+        }
+        if present.is_empty() {
+            return Ok(());
+        }
+        Err(webpki::Error::RequiredEkuNotFoundContext(
+            webpki::RequiredEkuNotFoundContext {
+                required: webpki::KeyUsage::required(TCG_KP_AIK_CERTIFICATE),
+                present,
+            },
+        ))
+    }
+}
+
+/// The roots AK certificates must chain to.
+#[derive(Debug)]
+pub struct AikRoots {
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl AikRoots {
+    /// Trust anchors from DER certificates (TPM vendor EK/AK CAs, a cloud's vTPM CA, or the
+    /// organisation's own AIK CA).
+    pub fn from_der(roots: &[Vec<u8>]) -> Result<AikRoots, QuoteError> {
+        let mut anchors = Vec::with_capacity(roots.len());
+        for (i, der) in roots.iter().enumerate() {
+            let cert = CertificateDer::from(der.clone());
+            let anchor = webpki::anchor_from_trusted_cert(&cert)
+                .map_err(|e| QuoteError::new("AikRootInvalid", format!("AIK root {}: {e}", i + 1)))?
+                .to_owned();
+            anchors.push(anchor);
+        }
+        Ok(AikRoots { anchors })
+    }
+
+    /// Verifies `cert` (DER) through `intermediates` to a root at `now`, and that its public key
+    /// is `ak`'s.
+    pub fn verify(
+        &self,
+        cert: &[u8],
+        intermediates: &[Vec<u8>],
+        ak: &AkPublic,
+        now: SystemTime,
+    ) -> Result<(), QuoteError> {
+        let leaf = CertificateDer::from(cert);
+        let ee = webpki::EndEntityCert::try_from(&leaf)
+            .map_err(|e| QuoteError::new("AikCertificateMalformed", format!("AK certificate: {e}")))?;
+        let intermediates: Vec<CertificateDer<'_>> = intermediates
+            .iter()
+            .map(|d| CertificateDer::from(d.as_slice()))
+            .collect();
+        let time = UnixTime::since_unix_epoch(now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &self.anchors,
+            &intermediates,
+            time,
+            TpmKeyPurpose,
+            None,
+            None,
+        )
+        .map_err(|e| match e {
+            webpki::Error::CertExpired { .. } => {
+                QuoteError::new("AikCertificateExpired", format!("AK certificate: {e}"))
+            }
+            webpki::Error::CertNotValidYet { .. } => {
+                QuoteError::new("AikCertificateNotYetValid", format!("AK certificate: {e}"))
+            }
+            other => QuoteError::new(
+                "AikCertificateUntrusted",
+                format!("the AK certificate does not chain to a configured AIK root: {other}"),
+            ),
+        })?;
+        check_key(cert, ak)
+    }
+}
+
+/// The certificate's subject public key must be the attestation key.
+fn check_key(cert: &[u8], ak: &AkPublic) -> Result<(), QuoteError> {
+    let mismatch = || {
+        QuoteError::new(
+            "AikKeyMismatch",
+            "the AK certificate certifies another key than the one that signed the quote",
+        )
+    };
+    let (_, parsed) = X509Certificate::from_der(cert)
+        .map_err(|e| QuoteError::new("AikCertificateMalformed", format!("AK certificate: {e}")))?;
+    let key = parsed
+        .public_key()
+        .parsed()
+        .map_err(|e| QuoteError::new("AikCertificateMalformed", format!("AK certificate key: {e}")))?;
+    let strip = |v: &[u8]| -> Vec<u8> { v[v.iter().position(|&b| b != 0).unwrap_or(v.len())..].to_vec() };
+    match (&ak.key, key) {
+        (PublicKey::Rsa { n, e }, X509Key::RSA(rsa)) => {
+            let exponent = rsa.try_exponent().map_err(|_| mismatch())?;
+            if strip(rsa.modulus) == strip(n) && exponent == u64::from(*e) {
+                Ok(())
+            } else {
+                Err(mismatch())
+            }
+        }
+        (PublicKey::Ecc { x, y, .. }, X509Key::EC(point)) => {
+            let data = point.data();
+            let half = data.len().saturating_sub(1) / 2;
+            if data.first() == Some(&4) && strip(&data[1..1 + half]) == strip(x) && strip(&data[1 + half..]) == strip(y)
+            {
+                Ok(())
+            } else {
+                Err(mismatch())
+            }
+        }
+        _ => Err(mismatch()),
+    }
+}
