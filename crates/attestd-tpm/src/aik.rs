@@ -7,7 +7,7 @@ use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey as X509Key;
 
-use crate::quote::{AkPublic, PublicKey, QuoteError};
+use crate::quote::{PublicKey, QuoteError};
 
 /// tcg-kp-AIKCertificate (2.23.133.8.3), DER-encoded OID value.
 const TCG_KP_AIK_CERTIFICATE: &[u8] = &[0x67, 0x81, 0x05, 0x08, 0x03];
@@ -67,12 +67,12 @@ impl AikRoots {
     }
 
     /// Verifies `cert` (DER) through `intermediates` to a root at `now`, and that its public key
-    /// is `ak`'s.
+    /// is `ak`.
     pub fn verify(
         &self,
         cert: &[u8],
         intermediates: &[Vec<u8>],
-        ak: &AkPublic,
+        ak: &PublicKey,
         now: SystemTime,
     ) -> Result<(), QuoteError> {
         let leaf = CertificateDer::from(cert);
@@ -109,7 +109,7 @@ impl AikRoots {
 }
 
 /// The certificate's subject public key must be the attestation key.
-fn check_key(cert: &[u8], ak: &AkPublic) -> Result<(), QuoteError> {
+fn check_key(cert: &[u8], ak: &PublicKey) -> Result<(), QuoteError> {
     let mismatch = || {
         QuoteError::new(
             "AikKeyMismatch",
@@ -123,7 +123,7 @@ fn check_key(cert: &[u8], ak: &AkPublic) -> Result<(), QuoteError> {
         .parsed()
         .map_err(|e| QuoteError::new("AikCertificateMalformed", format!("AK certificate key: {e}")))?;
     let strip = |v: &[u8]| -> Vec<u8> { v[v.iter().position(|&b| b != 0).unwrap_or(v.len())..].to_vec() };
-    match (&ak.key, key) {
+    match (ak, key) {
         (PublicKey::Rsa { n, e }, X509Key::RSA(rsa)) => {
             let exponent = rsa.try_exponent().map_err(|_| mismatch())?;
             if strip(rsa.modulus) == strip(n) && exponent == u64::from(*e) {

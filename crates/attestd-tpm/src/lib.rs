@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod aik;
+pub mod appraise;
 pub mod eventlog;
 pub mod quote;

@@ -399,6 +399,13 @@ impl AkPublic {
 
     /// Verifies `sig` over `message` with this key.
     pub fn verify(&self, message: &[u8], sig: &Signature) -> Result<(), QuoteError> {
+        self.key.verify(message, sig)
+    }
+}
+
+impl PublicKey {
+    /// Verifies `sig` over `message` with this key.
+    pub fn verify(&self, message: &[u8], sig: &Signature) -> Result<(), QuoteError> {
         let bad = || {
             QuoteError::new(
                 "QuoteSignatureInvalid",
@@ -406,7 +413,7 @@ impl AkPublic {
             )
         };
         let unsupported = |what: String| QuoteError::new("UnsupportedAlgorithm", what);
-        match (&self.key, sig) {
+        match (self, sig) {
             (
                 PublicKey::Rsa { n, e },
                 Signature::RsaSsa { hash, sig: bytes } | Signature::RsaPss { hash, sig: bytes },
@@ -457,6 +464,60 @@ impl AkPublic {
             )),
         }
     }
+
+    /// The key as a DER SubjectPublicKeyInfo (for `aikPubHash`).
+    pub fn spki_der(&self) -> Vec<u8> {
+        match self {
+            PublicKey::Rsa { n, e } => {
+                let mut n = n.clone();
+                if n.first().is_some_and(|b| b & 0x80 != 0) {
+                    n.insert(0, 0);
+                }
+                let e = e.to_be_bytes();
+                let mut e = e[e.iter().position(|&b| b != 0).unwrap_or(3)..].to_vec();
+                if e.first().is_some_and(|b| b & 0x80 != 0) {
+                    e.insert(0, 0);
+                }
+                let key = der(0x30, &[der(0x02, &[n]), der(0x02, &[e])]);
+                let alg = der(0x30, &[der(0x06, &[RSA_ENCRYPTION.to_vec()]), vec![0x05, 0x00]]);
+                der(0x30, &[alg, der(0x03, &[vec![0], key])])
+            }
+            PublicKey::Ecc { curve, x, y } => {
+                let (oid, len) = if *curve == TPM_ECC_NIST_P384 {
+                    (P384.to_vec(), 48)
+                } else {
+                    (P256.to_vec(), 32)
+                };
+                let mut point = vec![0u8, 4];
+                point.extend(pad(x, len).unwrap_or_default());
+                point.extend(pad(y, len).unwrap_or_default());
+                let alg = der(0x30, &[der(0x06, &[EC_PUBLIC_KEY.to_vec()]), der(0x06, &[oid])]);
+                der(0x30, &[alg, der(0x03, &[point])])
+            }
+        }
+    }
+}
+
+const RSA_ENCRYPTION: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const EC_PUBLIC_KEY: [u8; 7] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const P256: [u8; 8] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384: [u8; 5] = [0x2b, 0x81, 0x04, 0x00, 0x22];
+
+/// A DER TLV of `tag` over the concatenated `parts`.
+fn der(tag: u8, parts: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = parts.concat();
+    let mut out = vec![tag];
+    let len = body.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len() - 1);
+        out.push(0x80 | (bytes.len() - first) as u8);
+        out.extend_from_slice(&bytes[first..]);
+    }
+    out.extend(body);
+    out
 }
 
 /// Left-pads a big-endian integer to `len` bytes (TPMs drop leading zeros); `None` if longer.

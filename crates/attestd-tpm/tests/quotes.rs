@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use attestd_tpm::aik::AikRoots;
+use attestd_tpm::appraise::{Requirements, TpmEvidence, appraise};
 use attestd_tpm::eventlog::{EventLog, HashAlg};
 use attestd_tpm::quote::{AkPublic, Quote, Signature};
 
@@ -253,21 +254,21 @@ fn gce_ak_certificate_chains_to_the_gce_roots() {
     let roots = AikRoots::from_der(&[ca("tpm_ek_root_1.cer")]).expect("roots");
     let intermediates = vec![ca("tpm_ek_intermediate_2.crt")];
     roots
-        .verify(&a.ak_cert, &intermediates, &ak, at("2025-01-01T00:00:00Z"))
+        .verify(&a.ak_cert, &intermediates, &ak.key, at("2025-01-01T00:00:00Z"))
         .expect("chains");
     // Without the intermediate, or with other roots: untrusted.
     let e = roots
-        .verify(&a.ak_cert, &[], &ak, at("2025-01-01T00:00:00Z"))
+        .verify(&a.ak_cert, &[], &ak.key, at("2025-01-01T00:00:00Z"))
         .expect_err("no path");
     assert_eq!(e.code, "AikCertificateUntrusted");
     let other = AikRoots::from_der(&[ca("gcp_ek_ak_ca_root.crt")]).expect("roots");
     let e = other
-        .verify(&a.ak_cert, &intermediates, &ak, at("2025-01-01T00:00:00Z"))
+        .verify(&a.ak_cert, &intermediates, &ak.key, at("2025-01-01T00:00:00Z"))
         .expect_err("other root");
     assert_eq!(e.code, "AikCertificateUntrusted");
     // Before the certificate's validity.
     let e = roots
-        .verify(&a.ak_cert, &intermediates, &ak, at("2020-01-01T00:00:00Z"))
+        .verify(&a.ak_cert, &intermediates, &ak.key, at("2020-01-01T00:00:00Z"))
         .expect_err("not yet valid");
     assert!(
         matches!(e.code, "AikCertificateNotYetValid" | "AikCertificateUntrusted"),
@@ -279,7 +280,113 @@ fn gce_ak_certificate_chains_to_the_gce_roots() {
     other_pub[last] ^= 1;
     let other_ak = AkPublic::parse(&other_pub).expect("ak");
     let e = roots
-        .verify(&a.ak_cert, &intermediates, &other_ak, at("2025-01-01T00:00:00Z"))
+        .verify(&a.ak_cert, &intermediates, &other_ak.key, at("2025-01-01T00:00:00Z"))
         .expect_err("other key");
     assert_eq!(e.code, "AikKeyMismatch");
+}
+
+#[test]
+fn the_spki_of_the_ak_is_the_certificate_s() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let a = load("gce-cos-85-nonce9009.pb");
+    let ak = AkPublic::parse(&a.ak_pub).expect("ak");
+    let (_, cert) = X509Certificate::from_der(&a.ak_cert).expect("cert");
+    assert_eq!(
+        ak.key.spki_der(),
+        cert.public_key().raw,
+        "our DER SubjectPublicKeyInfo encoding"
+    );
+}
+
+fn evidence(a: &Attestation, bank: HashAlg) -> TpmEvidence {
+    let q = a.quotes.iter().find(|q| q.bank == bank).expect("bank");
+    TpmEvidence {
+        logs: vec![a.event_log.clone()],
+        aik_cert: Some(a.ak_cert.clone()),
+        aik_intermediates: vec![ca("tpm_ek_intermediate_2.crt")],
+        aik_pub: Some(AkPublic::parse(&a.ak_pub).expect("ak").key),
+        pcrs: vec![(bank, q.pcrs.iter().map(|(i, v)| (*i, v.clone())).collect())],
+        quote: q.quote.clone(),
+        signature: q.sig.clone(),
+    }
+}
+
+#[test]
+fn a_whole_attestation_is_appraised_into_claims() {
+    let a = load("gce-cos-85-nonce9009.pb");
+    let roots = AikRoots::from_der(&[ca("tpm_ek_root_1.cer")]).expect("roots");
+    let req = Requirements {
+        qualifying_data: &[0x90, 0x09],
+        required_pcr_mask: 0xFF_FFFF,
+        require_valid_aik_cert: true,
+        roots: &roots,
+        now: at("2025-01-01T00:00:00Z"),
+    };
+    for bank in [HashAlg::Sha1, HashAlg::Sha256] {
+        let ok = appraise(&evidence(&a, bank), &req).unwrap_or_else(|e| panic!("{e}"));
+        let c = &ok.claims;
+        assert_eq!(c.value("aikValidated").and_then(|v| v.as_bool()), Some(true));
+        assert_eq!(c.value("tpmVersion").and_then(|v| v.as_i64()), Some(2));
+        assert!(
+            c.value("aikPubHash")
+                .and_then(|v| v.as_str())
+                .is_some_and(|h| h.len() == 44)
+        );
+        let events = c.value("events").map(|v| v.to_json()).expect("events");
+        assert_eq!(events["Events"].as_array().map(Vec::len), Some(45));
+        let pcrs = c.value("pcrs").map(|v| v.to_json()).expect("pcrs");
+        assert_eq!(pcrs["PCRs"].as_array().map(Vec::len), Some(24));
+        assert!(pcrs["PCRs"][0]["Digests"][bank.name()].is_string());
+    }
+    // Each failure has its own code.
+    let e = appraise(
+        &evidence(&a, HashAlg::Sha256),
+        &Requirements {
+            qualifying_data: b"other",
+            ..req
+        },
+    )
+    .expect_err("nonce");
+    assert_eq!(e.code, "QuoteNonceMismatch");
+    let mut no_cert = evidence(&a, HashAlg::Sha256);
+    no_cert.aik_cert = None;
+    assert_eq!(
+        appraise(&no_cert, &req).expect_err("cert required").code,
+        "AikCertificateRequired"
+    );
+    let ok = appraise(
+        &no_cert,
+        &Requirements {
+            require_valid_aik_cert: false,
+            ..req
+        },
+    )
+    .expect("allowed without cert");
+    assert_eq!(ok.claims.value("aikValidated").and_then(|v| v.as_bool()), Some(false));
+    let mut other_log = evidence(&a, HashAlg::Sha256);
+    other_log.logs = vec![
+        std::fs::read(attestd_testkit::vectors_dir().join("tpm/go-tpm-tools/eventlogs/rhel8-uefi.bin")).expect("log"),
+    ];
+    assert_eq!(
+        appraise(&other_log, &req).expect_err("other machine's log").code,
+        "EventLogPcrMismatch"
+    );
+    let mut truncated = evidence(&a, HashAlg::Sha256);
+    let cut = truncated.logs[0].len() / 2;
+    truncated.logs[0].truncate(cut);
+    let e = appraise(&truncated, &req).expect_err("truncated log");
+    assert!(matches!(e.code, "EventLogTruncated" | "EventLogMalformed"), "{e}");
+    let untrusted = AikRoots::from_der(&[ca("gcp_ek_ak_ca_root.crt")]).expect("roots");
+    let e = appraise(
+        &evidence(&a, HashAlg::Sha256),
+        &Requirements {
+            roots: &untrusted,
+            ..req
+        },
+    )
+    .expect_err("untrusted");
+    assert_eq!(e.code, "AikCertificateUntrusted");
+    let mut changed_pcr = evidence(&a, HashAlg::Sha256);
+    changed_pcr.pcrs[0].1[3].1[0] ^= 1;
+    assert_eq!(appraise(&changed_pcr, &req).expect_err("pcr").code, "PcrDigestMismatch");
 }
