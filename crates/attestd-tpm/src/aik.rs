@@ -1,7 +1,11 @@
 //! Attestation key certificates: the chain to the configured TPM / AIK CA roots, and that the
 //! certificate's key is the key that signed the quote (MAA's `aikValidated`, `aikPubHash`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::SystemTime;
+
+use aws_lc_rs::digest;
 
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -45,11 +49,17 @@ impl webpki::ExtendedKeyUsageValidator for TpmKeyPurpose {
     }
 }
 
-/// The roots AK certificates must chain to.
+/// The roots AK certificates must chain to, and the chains already verified.
 #[derive(Debug)]
 pub struct AikRoots {
     anchors: Vec<TrustAnchor<'static>>,
+    /// SHA-256 of (certificate ‖ intermediates) → the validity window of the verified path, so
+    /// that a machine attesting again costs no chain verification.
+    verified: Mutex<HashMap<[u8; 32], (SystemTime, SystemTime)>>,
 }
+
+/// Verified chains kept at most (a cache, not a registry: cleared when full).
+const MAX_CACHED_CHAINS: usize = 10_000;
 
 impl AikRoots {
     /// Trust anchors from DER certificates (TPM vendor EK/AK CAs, a cloud's vTPM CA, or the
@@ -63,7 +73,10 @@ impl AikRoots {
                 .to_owned();
             anchors.push(anchor);
         }
-        Ok(AikRoots { anchors })
+        Ok(AikRoots {
+            anchors,
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Verifies `cert` (DER) through `intermediates` to a root at `now`, and that its public key
@@ -75,10 +88,42 @@ impl AikRoots {
         ak: &PublicKey,
         now: SystemTime,
     ) -> Result<(), QuoteError> {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(cert);
+        for i in intermediates {
+            ctx.update(&(i.len() as u64).to_be_bytes());
+            ctx.update(i);
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.finish().as_ref());
+        let cached = self
+            .verified
+            .lock()
+            .map(|m| m.get(&key).is_some_and(|(from, until)| *from <= now && now <= *until))
+            .unwrap_or(false);
+        if !cached {
+            let window = self.verify_chain(cert, intermediates, now)?;
+            if let Ok(mut m) = self.verified.lock() {
+                if m.len() >= MAX_CACHED_CHAINS {
+                    m.clear();
+                }
+                m.insert(key, window);
+            }
+        }
+        check_key(cert, ak)
+    }
+
+    /// The chain check proper; returns the window in which every certificate of the path is valid.
+    fn verify_chain(
+        &self,
+        cert: &[u8],
+        intermediates: &[Vec<u8>],
+        now: SystemTime,
+    ) -> Result<(SystemTime, SystemTime), QuoteError> {
         let leaf = CertificateDer::from(cert);
         let ee = webpki::EndEntityCert::try_from(&leaf)
             .map_err(|e| QuoteError::new("AikCertificateMalformed", format!("AK certificate: {e}")))?;
-        let intermediates: Vec<CertificateDer<'_>> = intermediates
+        let chain: Vec<CertificateDer<'_>> = intermediates
             .iter()
             .map(|d| CertificateDer::from(d.as_slice()))
             .collect();
@@ -86,7 +131,7 @@ impl AikRoots {
         ee.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &self.anchors,
-            &intermediates,
+            &chain,
             time,
             TpmKeyPurpose,
             None,
@@ -104,7 +149,18 @@ impl AikRoots {
                 format!("the AK certificate does not chain to a configured AIK root: {other}"),
             ),
         })?;
-        check_key(cert, ak)
+        // The cache may reuse this result while every certificate of the chain sent is valid.
+        let mut from = SystemTime::UNIX_EPOCH;
+        let mut until = now + std::time::Duration::from_secs(100 * 365 * 86_400);
+        for der in std::iter::once(cert).chain(intermediates.iter().map(Vec::as_slice)) {
+            if let Ok((_, c)) = X509Certificate::from_der(der) {
+                let v = c.validity();
+                let to_time = |t: i64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
+                from = from.max(to_time(v.not_before.timestamp()));
+                until = until.min(to_time(v.not_after.timestamp()));
+            }
+        }
+        Ok((from, until))
     }
 }
 

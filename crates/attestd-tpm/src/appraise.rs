@@ -162,14 +162,14 @@ pub fn appraise(evidence: &TpmEvidence, req: &Requirements<'_>) -> Result<Apprai
         STANDARD.encode(digest::digest(&digest::SHA256, &ak.spki_der()).as_ref()),
     );
     claims.add("tpmVersion", 2i64);
-    if let Some(on) = parsed.iter().find_map(secure_boot) {
-        claims.add("secureBootEnabled", on);
-    }
     let mut events = Vec::new();
     for log in &parsed {
         if let Some(Value::Array(e)) = log.to_claim().get_mut("Events").map(Value::take) {
             events.extend(e);
         }
+    }
+    if let Some(on) = secure_boot(&events) {
+        claims.add("secureBootEnabled", on);
     }
     claims.add(
         "events",
@@ -180,9 +180,8 @@ pub fn appraise(evidence: &TpmEvidence, req: &Requirements<'_>) -> Result<Apprai
 }
 
 /// The `SecureBoot` UEFI variable as measured (EV_EFI_VARIABLE_DRIVER_CONFIG): data 0x01 = on.
-fn secure_boot(log: &EventLog) -> Option<bool> {
-    let claim = log.to_claim();
-    claim["Events"].as_array()?.iter().find_map(|e| {
+fn secure_boot(events: &[Value]) -> Option<bool> {
+    events.iter().find_map(|e| {
         let p = &e["ProcessedData"];
         (e["EventType"] == 0x8000_0001u32
             && p["UnicodeName"] == "SecureBoot"
