@@ -12,105 +12,27 @@ use attestd_tpm::eventlog::{EventLog, HashAlg};
 use attestd_tpm::quote::{AkPublic, Quote, Signature};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-/// Just enough protobuf to read go-tpm-tools' `attest.Attestation` (fields 1, 2, 3, 6).
-fn fields(mut b: &[u8]) -> Vec<(u64, Vec<u8>)> {
-    fn varint(b: &mut &[u8]) -> u64 {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = b[0];
-            *b = &b[1..];
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        v
-    }
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let key = varint(&mut b);
-        let value = if key & 7 == 0 {
-            varint(&mut b).to_le_bytes().to_vec()
-        } else {
-            let n = varint(&mut b) as usize;
-            let v = b[..n].to_vec();
-            b = &b[n..];
-            v
-        };
-        out.push((key >> 3, value));
-    }
-    out
-}
+#[path = "../tests/common/gce.rs"]
+#[allow(dead_code)]
+mod gce;
 
 fn evidence() -> (TpmEvidence, Vec<u8>) {
-    let dir = attestd_testkit::vectors_dir().join("tpm/go-tpm-tools");
-    let bytes = std::fs::read(dir.join("gce-cos-85-nonce9009.pb")).expect("vector");
-    let mut ev = TpmEvidence::default();
-    for (f, v) in fields(&bytes) {
-        match f {
-            1 => ev.aik_pub = Some(AkPublic::parse(&v).expect("ak").key),
-            2 => {
-                let q = fields(&v);
-                let quote = q
-                    .iter()
-                    .find(|(k, _)| *k == 1)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                if Quote::parse(&quote)
-                    .map(|p| p.pcr_select[0].0 == HashAlg::Sha256)
-                    .unwrap_or(false)
-                {
-                    ev.quote = quote;
-                    ev.signature = q
-                        .iter()
-                        .find(|(k, _)| *k == 2)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default();
-                    let pcrs = q
-                        .iter()
-                        .find(|(k, _)| *k == 3)
-                        .map(|(_, v)| fields(v))
-                        .unwrap_or_default();
-                    let values = pcrs
-                        .iter()
-                        .filter(|(k, _)| *k == 2)
-                        .map(|(_, e)| {
-                            let e = fields(e);
-                            let i = e.iter().find(|(k, _)| *k == 1).map_or(0, |(_, v)| v[0] as u32);
-                            (
-                                i,
-                                e.iter()
-                                    .find(|(k, _)| *k == 2)
-                                    .map(|(_, v)| v.clone())
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .collect();
-                    ev.pcrs = vec![(HashAlg::Sha256, values)];
-                }
-            }
-            3 => ev.logs = vec![v],
-            6 => ev.aik_cert = Some(v),
-            _ => {}
-        }
-    }
-    let intermediate = std::fs::read(dir.join("ca-certs/tpm_ek_intermediate_2.crt")).expect("intermediate");
-    ev.aik_intermediates = vec![pem_or_der(&intermediate)];
-    (
-        ev,
-        pem_or_der(&std::fs::read(dir.join("ca-certs/tpm_ek_root_1.cer")).expect("root")),
-    )
-}
-
-fn pem_or_der(b: &[u8]) -> Vec<u8> {
-    use rustls_pki_types::pem::PemObject;
-    if b.starts_with(b"-----BEGIN") {
-        rustls_pki_types::CertificateDer::from_pem_slice(b)
-            .expect("pem")
-            .to_vec()
-    } else {
-        b.to_vec()
-    }
+    let a = gce::load("gce-cos-85-nonce9009.pb");
+    let q = a
+        .quotes
+        .iter()
+        .find(|q| q.bank == HashAlg::Sha256)
+        .expect("SHA-256 quote");
+    let ev = TpmEvidence {
+        logs: vec![a.event_log.clone()],
+        aik_cert: Some(a.ak_cert.clone()),
+        aik_intermediates: vec![gce::ca("tpm_ek_intermediate_2.crt")],
+        aik_pub: Some(AkPublic::parse(&a.ak_pub).expect("ak").key),
+        pcrs: vec![(HashAlg::Sha256, q.pcrs.iter().map(|(i, v)| (*i, v.clone())).collect())],
+        quote: q.quote.clone(),
+        signature: q.sig.clone(),
+    };
+    (ev, gce::ca("tpm_ek_root_1.cer"))
 }
 
 fn bench(c: &mut Criterion) {

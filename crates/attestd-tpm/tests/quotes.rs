@@ -1,121 +1,15 @@
 //! Real GCE vTPM quotes (../shared/vectors/tpm/go-tpm-tools/*.pb): the attestation key's
 //! signature, nonce, PCR digest and event log replay; every tampering fails with its own code.
 
-use std::collections::BTreeMap;
-
 use attestd_tpm::aik::AikRoots;
 use attestd_tpm::appraise::{Requirements, TpmEvidence, appraise};
 use attestd_tpm::eventlog::{EventLog, HashAlg};
 use attestd_tpm::quote::{AkPublic, Quote, Signature};
 
-/// Just enough protobuf to read go-tpm-tools' `attest.Attestation`.
-fn fields(mut b: &[u8]) -> Vec<(u64, Vec<u8>)> {
-    fn varint(b: &mut &[u8]) -> u64 {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = b[0];
-            *b = &b[1..];
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        v
-    }
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let key = varint(&mut b);
-        let (field, wire) = (key >> 3, key & 7);
-        let value = match wire {
-            0 => varint(&mut b).to_le_bytes().to_vec(),
-            2 => {
-                let n = varint(&mut b) as usize;
-                let v = b[..n].to_vec();
-                b = &b[n..];
-                v
-            }
-            other => panic!("wire type {other}"),
-        };
-        out.push((field, value));
-    }
-    out
-}
+#[path = "common/gce.rs"]
+mod gce;
 
-struct QuoteVector {
-    quote: Vec<u8>,
-    sig: Vec<u8>,
-    bank: HashAlg,
-    pcrs: BTreeMap<u32, Vec<u8>>,
-}
-
-struct Attestation {
-    ak_pub: Vec<u8>,
-    quotes: Vec<QuoteVector>,
-    event_log: Vec<u8>,
-    ak_cert: Vec<u8>,
-    intermediates: Vec<Vec<u8>>,
-}
-
-fn load(file: &str) -> Attestation {
-    let bytes = std::fs::read(attestd_testkit::vectors_dir().join("tpm/go-tpm-tools").join(file)).expect(file);
-    let mut a = Attestation {
-        ak_pub: vec![],
-        quotes: vec![],
-        event_log: vec![],
-        ak_cert: vec![],
-        intermediates: vec![],
-    };
-    for (f, v) in fields(&bytes) {
-        match f {
-            1 => a.ak_pub = v,
-            2 => {
-                let mut q = QuoteVector {
-                    quote: vec![],
-                    sig: vec![],
-                    bank: HashAlg::Sha1,
-                    pcrs: BTreeMap::new(),
-                };
-                for (qf, qv) in fields(&v) {
-                    match qf {
-                        1 => q.quote = qv,
-                        2 => q.sig = qv,
-                        3 => {
-                            for (pf, pv) in fields(&qv) {
-                                match pf {
-                                    1 => {
-                                        q.bank =
-                                            HashAlg::from_id(u64::from_le_bytes(pv.try_into().expect("u64")) as u16)
-                                                .expect("bank")
-                                    }
-                                    2 => {
-                                        let entry = fields(&pv);
-                                        let index = entry.iter().find(|(k, _)| *k == 1).map_or(0, |(_, v)| {
-                                            u64::from_le_bytes(v.clone().try_into().expect("u64")) as u32
-                                        });
-                                        let value = entry
-                                            .iter()
-                                            .find(|(k, _)| *k == 2)
-                                            .map(|(_, v)| v.clone())
-                                            .expect("value");
-                                        q.pcrs.insert(index, value);
-                                    }
-                                    _ => {}
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                a.quotes.push(q);
-            }
-            3 => a.event_log = v,
-            6 => a.ak_cert = v,
-            7 => a.intermediates.push(v),
-            _ => {}
-        }
-    }
-    a
-}
+use gce::{Attestation, ca, load};
 
 #[test]
 fn gce_quotes_verify_and_their_log_replays() {
@@ -223,23 +117,6 @@ fn tampering_fails_with_its_own_code() {
         assert!(AkPublic::parse(&a.ak_pub[..cut]).is_err());
     }
     assert!(!a.ak_cert.is_empty(), "the vector carries an AK certificate");
-}
-
-fn ca(name: &str) -> Vec<u8> {
-    let bytes = std::fs::read(
-        attestd_testkit::vectors_dir()
-            .join("tpm/go-tpm-tools/ca-certs")
-            .join(name),
-    )
-    .expect(name);
-    if bytes.starts_with(b"-----BEGIN") {
-        use rustls_pki_types::pem::PemObject;
-        rustls_pki_types::CertificateDer::from_pem_slice(&bytes)
-            .expect("PEM")
-            .to_vec()
-    } else {
-        bytes
-    }
 }
 
 fn at(rfc3339: &str) -> std::time::SystemTime {

@@ -46,38 +46,45 @@ pub async fn list(
 
 /// Adds a policy management certificate.
 pub async fn add(
-    State(state): State<AppState>,
+    state: State<AppState>,
     _v: ApiVersion,
-    CurrentProvider(provider): CurrentProvider,
+    provider: CurrentProvider,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let jws = jws_body(&body, "policyCertificateToAdd")?;
-    let caller = Caller {
-        bearer: bearer(&headers),
-    };
-    let token = state
-        .service
-        .change_policy_certificate(&provider, true, &jws, caller)
-        .await?;
-    Ok(Json(TokenResponse { token }))
+    change(state, provider, headers, body, true).await
 }
 
 /// Removes a policy management certificate.
 pub async fn remove(
-    State(state): State<AppState>,
+    state: State<AppState>,
     _v: ApiVersion,
-    CurrentProvider(provider): CurrentProvider,
+    provider: CurrentProvider,
     headers: HeaderMap,
     body: String,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let jws = jws_body(&body, "policyCertificateToRemove")?;
+    change(state, provider, headers, body, false).await
+}
+
+async fn change(
+    State(state): State<AppState>,
+    CurrentProvider(provider): CurrentProvider,
+    headers: HeaderMap,
+    body: String,
+    add: bool,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let member = if add {
+        "policyCertificateToAdd"
+    } else {
+        "policyCertificateToRemove"
+    };
+    let jws = jws_body(&body, member)?;
     let caller = Caller {
         bearer: bearer(&headers),
     };
     let token = state
         .service
-        .change_policy_certificate(&provider, false, &jws, caller)
+        .change_policy_certificate(&provider, add, &jws, caller)
         .await?;
     Ok(Json(TokenResponse { token }))
 }

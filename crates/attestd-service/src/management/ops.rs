@@ -8,6 +8,7 @@
 //! | isolated    | anyone (bearer if token auth is configured) | JWS signed by a registered certificate | JWS signed by a registered certificate |
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Instant, SystemTime};
 
 use attestd_evidence::AttestationType;
@@ -207,12 +208,13 @@ impl Service {
         body: &str,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        let started = Instant::now();
-        let result = self.set_policy_inner(provider, t, body, caller).await;
-        if let Err(e) = &result {
-            self.audit_failure(provider, "policy.set", Some(t), started, e).await;
-        }
-        result
+        self.audited(
+            provider,
+            "policy.set",
+            Some(t),
+            self.set_policy_inner(provider, t, body, caller),
+        )
+        .await
     }
 
     async fn set_policy_inner(
@@ -222,15 +224,11 @@ impl Service {
         body: &str,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        let actor = self.authorize(provider, caller, Access::Write).await?;
-        let jws = ManagementJws::parse(body, SystemTime::now())?;
-        let signer = self.check_signer(provider, &jws)?;
+        let (actor, jws) = self.authorize_write(provider, caller, body).await?;
+        let signer = jws.signer.as_ref();
         let text = jws.policy_text()?;
         // Compiling validates the text; the store keeps it byte-exact.
         let compiled = ActivePolicy::compile(&text, jws.raw.clone(), signer.map(|s| s.jwk.clone()), false)?;
-        let actor = signer
-            .and_then(|s| s.thumbprint.clone())
-            .map_or(actor, |t| format!("cert:{t}"));
         let scope = format!("set:{t}");
         let guard = signer.map(|_| ReplayGuard {
             scope: &scope,
@@ -252,14 +250,7 @@ impl Service {
             .set_policy(&record, guard, audit)
             .await
             .map_err(store_error)?;
-        let provider = self.providers().reload(provider.name.as_str()).await?;
-        let mut claims = BTreeMap::new();
-        claims.insert("x-ms-policy-result".to_owned(), json!("Updated"));
-        claims.insert("x-ms-policy-token-hash".to_owned(), json!(jws.token_hash));
-        if let Some(s) = signer {
-            claims.insert("x-ms-policy-signer".to_owned(), s.jwk.clone());
-        }
-        self.management_token(&provider, claims)
+        self.policy_result(provider, "Updated", &jws).await
     }
 
     /// `POST /policies/{type}:reset`: removes the uploaded policy (the default applies again).
@@ -270,12 +261,13 @@ impl Service {
         body: &str,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        let started = Instant::now();
-        let result = self.reset_policy_inner(provider, t, body, caller).await;
-        if let Err(e) = &result {
-            self.audit_failure(provider, "policy.reset", Some(t), started, e).await;
-        }
-        result
+        self.audited(
+            provider,
+            "policy.reset",
+            Some(t),
+            self.reset_policy_inner(provider, t, body, caller),
+        )
+        .await
     }
 
     async fn reset_policy_inner(
@@ -285,17 +277,13 @@ impl Service {
         body: &str,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        let actor = self.authorize(provider, caller, Access::Write).await?;
-        let jws = ManagementJws::parse(body, SystemTime::now())?;
-        let signer = self.check_signer(provider, &jws)?;
+        let (actor, jws) = self.authorize_write(provider, caller, body).await?;
+        let signer = jws.signer.as_ref();
         if jws.payload_object()?.contains_key("AttestationPolicy") {
             return Err(ServiceError::invalid(
                 "a reset request carries an empty policy document, not 'AttestationPolicy'",
             ));
         }
-        let actor = signer
-            .and_then(|s| s.thumbprint.clone())
-            .map_or(actor, |t| format!("cert:{t}"));
         let scope = format!("reset:{t}");
         let guard = signer.map(|_| ReplayGuard {
             scope: &scope,
@@ -306,11 +294,53 @@ impl Service {
             .reset_policy(provider.name.as_str(), t.as_str(), guard, audit)
             .await
             .map_err(store_error)?;
+        self.policy_result(provider, "Removed", &jws).await
+    }
+
+    /// Runs a write and audits its failure (a success is audited in the write's transaction).
+    async fn audited(
+        &self,
+        provider: &Provider,
+        operation: &str,
+        t: Option<AttestationType>,
+        write: impl Future<Output = Result<String, ServiceError>>,
+    ) -> Result<String, ServiceError> {
+        let started = Instant::now();
+        let result = write.await;
+        if let Err(e) = &result {
+            self.audit_failure(provider, operation, t, started, e).await;
+        }
+        result
+    }
+
+    /// Authorizes a write and parses its JWS; the actor is the signer's thumbprint when signed.
+    async fn authorize_write(
+        &self,
+        provider: &Provider,
+        caller: Caller<'_>,
+        body: &str,
+    ) -> Result<(String, ManagementJws), ServiceError> {
+        let actor = self.authorize(provider, caller, Access::Write).await?;
+        let jws = ManagementJws::parse(body, SystemTime::now())?;
+        let signer = self.check_signer(provider, &jws)?;
+        let actor = signer
+            .and_then(|s| s.thumbprint.clone())
+            .map_or(actor, |t| format!("cert:{t}"));
+        Ok((actor, jws))
+    }
+
+    /// MAA's `PolicyResult` token for a stored change (signed with the reloaded provider's key).
+    async fn policy_result(
+        &self,
+        provider: &Provider,
+        result: &str,
+        jws: &ManagementJws,
+    ) -> Result<String, ServiceError> {
         let provider = self.providers().reload(provider.name.as_str()).await?;
         let mut claims = BTreeMap::new();
-        claims.insert("x-ms-policy-result".to_owned(), json!("Removed"));
+        claims.insert("x-ms-policy-result".to_owned(), json!(result));
         claims.insert("x-ms-policy-token-hash".to_owned(), json!(jws.token_hash));
-        if let Some(s) = signer {
+        if let Some(s) = &jws.signer {
             claims.insert("x-ms-policy-signer".to_owned(), s.jwk.clone());
         }
         self.management_token(&provider, claims)
@@ -343,15 +373,14 @@ impl Service {
         jws_text: &str,
         caller: Caller<'_>,
     ) -> Result<String, ServiceError> {
-        let started = Instant::now();
         let operation = if add { "certificates.add" } else { "certificates.remove" };
-        let result = self
-            .change_certificate_inner(provider, add, jws_text, caller, operation)
-            .await;
-        if let Err(e) = &result {
-            self.audit_failure(provider, operation, None, started, e).await;
-        }
-        result
+        self.audited(
+            provider,
+            operation,
+            None,
+            self.change_certificate_inner(provider, add, jws_text, caller, operation),
+        )
+        .await
     }
 
     async fn change_certificate_inner(
