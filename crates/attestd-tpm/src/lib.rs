@@ -6,4 +6,5 @@
 pub mod aik;
 pub mod appraise;
 pub mod eventlog;
+pub mod protocol;
 pub mod quote;
