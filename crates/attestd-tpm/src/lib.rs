@@ -8,3 +8,4 @@ pub mod appraise;
 pub mod eventlog;
 pub mod protocol;
 pub mod quote;
+pub mod request;
