@@ -10,8 +10,12 @@ use attestd_store::Store;
 use crate::config::StateConfig;
 
 /// The verifiers this build ships. Each evidence type registers itself here.
-pub fn verifiers() -> VerifierRegistry {
-    VerifierRegistry::new()
+pub fn verifiers() -> anyhow::Result<VerifierRegistry> {
+    let mut registry = VerifierRegistry::new();
+    // AMD SEV-SNP with the bundled ARK/ASK/ASVK of Milan, Genoa and Turin.
+    let snp = attestd_snp::SnpVerifier::with_bundled_roots().context("loading the bundled AMD roots")?;
+    registry.register(std::sync::Arc::new(snp));
+    Ok(registry)
 }
 
 /// Creates the data directory (owner-only) if needed.
@@ -46,7 +50,7 @@ pub async fn open_service_with(
     config.default_token_alg = state.token_alg;
     config.master_key = state.master_key.clone();
     adjust(&mut config);
-    Ok(Service::new(config, store, verifiers()).await?)
+    Ok(Service::new(config, store, verifiers()?).await?)
 }
 
 /// A database URL without its password, for messages.
