@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod exchange;
 mod types;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +20,7 @@ use std::time::SystemTime;
 
 pub use attestd_claims::{Claim, ClaimIssuer, ClaimSet, ClaimValue};
 pub use error::{ErrorKind, EvidenceError};
+pub use exchange::{Exchange, ExchangeContext, Finish, Outcome, Step, StepFuture};
 pub use types::{AttestationType, BoundData, DataType, UnknownAttestationType};
 
 /// The future a verifier returns; verifiers may await collateral fetches.
@@ -70,6 +72,13 @@ pub trait Verifier: Send + Sync + 'static {
 
     /// Verifies `evidence` and returns its claims, or the first check that failed.
     fn verify<'a>(&'a self, evidence: &'a Evidence, ctx: &'a VerifyContext<'a>) -> VerifyFuture<'a>;
+
+    /// The multi-round protocol this verifier speaks on `/attest/{type}` instead of MAA's
+    /// single-request body, if any (MAA's TPM protocol). The HTTP layer then carries each round
+    /// as `{"data": base64url(message)}` and the service drives the [`Exchange`].
+    fn exchange(&self) -> Option<&dyn Exchange> {
+        None
+    }
 }
 
 /// The verifiers a service knows, by attestation type.

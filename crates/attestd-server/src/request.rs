@@ -101,6 +101,21 @@ pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, Ap
     })
 }
 
+/// Parses one round of a multi-round protocol: `{"data": base64url(message)}` (MAA's
+/// `TpmAttestationRequest`); returns the message bytes for the verifier's exchange.
+pub fn parse_exchange(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
+    let bytes = base64_field(obj, "data", "data")?.ok_or_else(|| ApiError::invalid("field 'data' is required"))?;
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("field 'data' is empty"));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +142,35 @@ mod tests {
         );
         assert_eq!(r.nonce.as_deref(), Some("n"));
         assert_eq!(r.draft_policy.as_deref(), Some("version=1.0;"));
+    }
+
+    #[test]
+    fn exchange_rounds_carry_base64url_data() {
+        assert_eq!(parse_exchange(br#"{"data":"e30"}"#).expect("parses"), b"{}");
+        assert!(
+            parse_exchange(b"{}")
+                .expect_err("missing")
+                .message
+                .contains("'data' is required")
+        );
+        assert!(
+            parse_exchange(br#"{"data":""}"#)
+                .expect_err("empty")
+                .message
+                .contains("'data' is empty")
+        );
+        assert!(
+            parse_exchange(br#"{"data":"@@"}"#)
+                .expect_err("b64")
+                .message
+                .contains("not base64url")
+        );
+        assert!(
+            parse_exchange(b"[1]")
+                .expect_err("shape")
+                .message
+                .contains("JSON object")
+        );
     }
 
     #[test]

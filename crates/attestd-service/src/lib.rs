@@ -8,6 +8,7 @@
 mod audit;
 mod config;
 mod error;
+mod exchange;
 mod keystore;
 pub mod management;
 mod metadata;
@@ -36,6 +37,8 @@ pub struct Service {
     providers: Providers,
     verifiers: VerifierRegistry,
     audit: audit::AuditSink,
+    /// Seals the state of multi-round protocols (see `exchange`).
+    exchange_secret: exchange::ExchangeSecret,
 }
 
 impl std::fmt::Debug for Service {
@@ -59,6 +62,7 @@ impl Service {
         let config = Arc::new(config);
         let providers = Providers::new(store.clone(), Arc::clone(&config));
         providers.ensure_default().await?;
+        let exchange_secret = exchange::ExchangeSecret::load_or_create(&store, config.master_key.as_ref()).await?;
         let audit = audit::AuditSink::start(store.clone());
         Ok(Service {
             config,
@@ -66,6 +70,7 @@ impl Service {
             providers,
             verifiers,
             audit,
+            exchange_secret,
         })
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use attestd_evidence::{AttestationType, ClaimSet, Evidence, VerifyContext};
+use attestd_evidence::{Appraisal, AttestationType, ClaimSet, Evidence, VerifyContext};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
@@ -37,33 +37,49 @@ impl Service {
         let started = std::time::Instant::now();
         let mut policy_hash = None;
         let result = self.attest_inner(provider, evidence, options, &mut policy_hash).await;
-        let elapsed = started.elapsed();
-        let t = evidence.attestation_type;
-        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.record_attestation(
+            provider,
+            evidence.attestation_type,
+            options.draft_policy.is_some(),
+            result.as_ref().err().map(ServiceError::code),
+            policy_hash,
+            &evidence.bytes,
+            started.elapsed(),
+        );
+        result
+    }
+
+    /// Counts an attestation in the metrics and queues its audit record.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_attestation(
+        &self,
+        provider: &Provider,
+        t: AttestationType,
+        draft: bool,
+        error_code: Option<&str>,
+        policy_hash: Option<String>,
+        evidence: &[u8],
+        elapsed: std::time::Duration,
+    ) {
+        let outcome = if error_code.is_none() { "success" } else { "failure" };
         metrics::counter!("attestd_attestations_total", "type" => t.as_str(), "outcome" => outcome).increment(1);
         metrics::histogram!("attestd_attestation_duration_seconds", "type" => t.as_str()).record(elapsed.as_secs_f64());
         self.audit.record(AuditRecord {
             at: unix_now(),
             provider: provider.name.to_string(),
             kind: "attestation".into(),
-            operation: if options.draft_policy.is_some() {
-                "attest.draft"
-            } else {
-                "attest"
-            }
-            .into(),
+            operation: if draft { "attest.draft" } else { "attest" }.into(),
             attestation_type: Some(t.to_string()),
             outcome: outcome.into(),
-            error_code: result.as_ref().err().map(|e| e.code().to_owned()),
+            error_code: error_code.map(str::to_owned),
             policy_hash,
             evidence_digest: Some(hex::encode(aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
-                &evidence.bytes,
+                evidence,
             ))),
             duration_us: Some(elapsed.as_micros() as i64),
             ..AuditRecord::default()
         });
-        result
     }
 
     async fn attest_inner(
@@ -97,6 +113,18 @@ impl Service {
             configuration: &policy.configuration,
         };
         let appraisal = verifier.verify(evidence, &ctx).await?;
+        self.issue(provider, t, &policy, appraisal, options)
+    }
+
+    /// Evaluates `policy` over a verified `appraisal` and signs the token (unsecured for a draft).
+    pub(crate) fn issue(
+        &self,
+        provider: &Provider,
+        t: AttestationType,
+        policy: &ActivePolicy,
+        appraisal: Appraisal,
+        options: &AttestOptions,
+    ) -> Result<String, ServiceError> {
         let evaluation = policy.policy.evaluate(&appraisal.incoming)?;
 
         let mut claims = appraisal.token_claims;

@@ -32,4 +32,4 @@ pub use error::{ErrorCode, SnpError};
 pub use evidence::SnpEvidence;
 pub use generation::{Generation, TcbLevels, TcbVersion};
 pub use report::AttestationReport;
-pub use verifier::{NoVcekSource, SnpOptions, SnpVerifier, VcekRequest, VcekSource, VerifiedReport};
+pub use verifier::{NoVcekSource, SnpOptions, SnpVerifier, VcekFuture, VcekRequest, VcekSource, VerifiedReport};

@@ -42,6 +42,14 @@ pub struct StateArgs {
     /// Token algorithm of the default provider and of new providers: RS256, PS256, ES256, ES384.
     #[arg(long, env = "ATTESTD_TOKEN_ALG", value_name = "ALG")]
     pub token_alg: Option<String>,
+    /// AMD KDS-compatible base URL for the VCEKs of SEV-SNP reports sent without one
+    /// [default: https://kdsintf.amd.com].
+    #[arg(long, env = "ATTESTD_AMD_KDS_URL", value_name = "URL")]
+    pub amd_kds_url: Option<String>,
+    /// Never fetch collateral over the network: only what the store holds (fetched earlier or
+    /// imported) is used.
+    #[arg(long, env = "ATTESTD_OFFLINE")]
+    pub offline: bool,
 }
 
 /// Options of `attestd serve`.
@@ -100,6 +108,8 @@ struct FileConfig {
     admin_token: Option<String>,
     audit_retention_days: Option<u64>,
     refresh_interval_secs: Option<u64>,
+    amd_kds_url: Option<String>,
+    offline: Option<bool>,
 }
 
 /// Where the state lives and how the service names itself.
@@ -117,6 +127,17 @@ pub struct StateConfig {
     pub master_key: Option<MasterKey>,
     /// Default token algorithm.
     pub token_alg: Algorithm,
+    /// Where collateral comes from.
+    pub collateral: CollateralConfig,
+}
+
+/// Where verifiers get collateral that evidence does not carry.
+#[derive(Debug, Clone)]
+pub struct CollateralConfig {
+    /// AMD KDS-compatible base URL (VCEKs).
+    pub amd_kds_url: String,
+    /// Never fetch: serve only stored collateral.
+    pub offline: bool,
 }
 
 /// Everything `serve` needs.
@@ -192,6 +213,18 @@ fn state_config(args: &StateArgs, file: &FileConfig) -> anyhow::Result<StateConf
         bail!("the public URL must start with https:// or http://, not '{url}'");
     }
     let key_file = args.master_key_file.clone().or_else(|| file.master_key_file.clone());
+    let amd_kds_url = args
+        .amd_kds_url
+        .clone()
+        .or_else(|| file.amd_kds_url.clone())
+        .unwrap_or_else(|| attestd_collateral::AMD_KDS.to_owned());
+    if !(amd_kds_url.starts_with("https://") || amd_kds_url.starts_with("http://")) {
+        bail!("the AMD KDS URL must start with https:// or http://, not '{amd_kds_url}'");
+    }
+    let collateral = CollateralConfig {
+        amd_kds_url,
+        offline: args.offline || file.offline.unwrap_or(false),
+    };
     Ok(StateConfig {
         data_dir,
         database,
@@ -199,6 +232,7 @@ fn state_config(args: &StateArgs, file: &FileConfig) -> anyhow::Result<StateConf
         base_domain: args.base_domain.clone().or_else(|| file.base_domain.clone()),
         master_key: master_key(key_file.as_deref())?,
         token_alg,
+        collateral,
     })
 }
 

@@ -1,20 +1,39 @@
 //! Opening the service's state from a resolved configuration (shared by `serve` and the CLI).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use attestd_collateral::{CollateralCache, KdsVcekSource, RateLimit};
 use attestd_evidence::VerifierRegistry;
 use attestd_service::{Service, ServiceConfig};
+use attestd_snp::{AmdRoots, SnpVerifier};
 use attestd_store::Store;
 
-use crate::config::StateConfig;
+use crate::config::{CollateralConfig, StateConfig};
+
+/// How long one collateral fetch (e.g. a VCEK from AMD's KDS) may take.
+const COLLATERAL_FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The collateral cache over `store`: fetching unless the configuration says offline.
+pub fn collateral_cache(store: &Store, config: &CollateralConfig) -> anyhow::Result<Arc<CollateralCache>> {
+    Ok(Arc::new(if config.offline {
+        CollateralCache::offline(Some(store.clone()))
+    } else {
+        CollateralCache::online(Some(store.clone()), COLLATERAL_FETCH_TIMEOUT)
+            .context("starting the collateral cache")?
+    }))
+}
 
 /// The verifiers this build ships. Each evidence type registers itself here.
-pub fn verifiers() -> anyhow::Result<VerifierRegistry> {
+pub fn verifiers(collateral: &Arc<CollateralCache>, config: &CollateralConfig) -> anyhow::Result<VerifierRegistry> {
     let mut registry = VerifierRegistry::new();
-    // AMD SEV-SNP with the bundled ARK/ASK/ASVK of Milan, Genoa and Turin.
-    let snp = attestd_snp::SnpVerifier::with_bundled_roots().context("loading the bundled AMD roots")?;
-    registry.register(std::sync::Arc::new(snp));
+    // AMD SEV-SNP with the bundled ARK/ASK/ASVK of Milan, Genoa and Turin; VCEKs that reports
+    // arrive without come from the KDS through the collateral cache.
+    let roots = Arc::new(AmdRoots::bundled().context("loading the bundled AMD roots")?);
+    let kds = KdsVcekSource::new(Arc::clone(collateral), &config.amd_kds_url, RateLimit::amd_kds());
+    registry.register(Arc::new(SnpVerifier::new(roots, Arc::new(kds))));
     Ok(registry)
 }
 
@@ -50,7 +69,9 @@ pub async fn open_service_with(
     config.default_token_alg = state.token_alg;
     config.master_key = state.master_key.clone();
     adjust(&mut config);
-    Ok(Service::new(config, store, verifiers()?).await?)
+    let collateral = collateral_cache(&store, &state.collateral)?;
+    let verifiers = verifiers(&collateral, &state.collateral)?;
+    Ok(Service::new(config, store, verifiers).await?)
 }
 
 /// A database URL without its password, for messages.

@@ -4,6 +4,8 @@
 //! 400 with their code and no token.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use attestd_testkit::TestServer;
 use attestd_token::{JwkSet, KeySet, Validation, b64, verify};
@@ -56,7 +58,8 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_snp_report_gets_a_token_with_maa_claims() {
-    let server = TestServer::start(Path::new(BIN), &[]);
+    // Offline: a report without its VCEK must not reach out to AMD's KDS from a test.
+    let server = TestServer::start(Path::new(BIN), &["--offline"]);
     let report = vector("trustee/test-report.bin");
 
     let (status, body) = attest(
@@ -177,8 +180,67 @@ async fn a_real_snp_report_gets_a_token_with_maa_claims() {
         "{body}"
     );
 
-    // A raw report with no VCEK: the VCEK cannot be fetched in this build (503, retryable).
+    // A raw report with no VCEK on an offline server with nothing stored (503, retryable).
     let (status, body) = attest(&server, json!({"report": b64::encode_url(&report)})).await;
     assert_eq!(body["error"]["code"], "VcekUnavailable", "{body}");
     assert!(status == 503 || status == 400, "{status}");
+}
+
+/// A local stand-in for AMD's KDS that counts its requests.
+#[derive(Clone, Default)]
+struct MockKds {
+    hits: Arc<AtomicUsize>,
+}
+
+async fn serve_vcek(
+    axum::extract::State(kds): axum::extract::State<MockKds>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    kds.hits.fetch_add(1, Ordering::SeqCst);
+    // Slow enough that concurrent attestations overlap while the first fetch is in flight.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    if uri.path().starts_with("/vcek/v1/Milan/") {
+        vector("trustee/test-vcek.der").into_response()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_without_its_vcek_is_fetched_once_from_the_kds_and_kept_in_the_store() {
+    let kds = MockKds::default();
+    let app = axum::Router::new().fallback(serve_vcek).with_state(kds.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let kds_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mock = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut server = TestServer::start(Path::new(BIN), &["--amd-kds-url", &kds_url]);
+    let report = vector("trustee/test-report.bin");
+    let body = json!({"report": b64::encode_url(&report)});
+
+    // Eight concurrent attestations of one chip and TCB: one KDS request.
+    let results = futures_util::future::join_all((0..8).map(|_| attest(&server, body.clone()))).await;
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(
+            claims(body["token"].as_str().expect("token"))["x-ms-attestation-type"],
+            "sevsnpvm"
+        );
+    }
+    assert_eq!(kds.hits.load(Ordering::SeqCst), 1, "one fetch for concurrent requests");
+    let (status, _) = attest(&server, body.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        kds.hits.load(Ordering::SeqCst),
+        1,
+        "later requests are served from the cache"
+    );
+
+    // Without the KDS, a restarted node still has the VCEK: it is in the store.
+    mock.abort();
+    server.restart();
+    let (status, body_back) = attest(&server, body).await;
+    assert_eq!(status, 200, "{body_back}");
+    assert_eq!(kds.hits.load(Ordering::SeqCst), 1);
 }
