@@ -3,97 +3,12 @@
 //! status, advisories and identifiers; the negatives fail with their own codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::time::SystemTime;
-
 use attestd_dcap::quote::Quote;
 use attestd_dcap::tcb::TcbStatus;
-use attestd_dcap::{Collateral, CollateralParts, PckCa, QuoteVerifier, TrustAnchors, Verified};
+use attestd_dcap::{Collateral, PckCa, QuoteVerifier, TrustAnchors, Verified};
 
-fn path(p: &str) -> PathBuf {
-    attestd_testkit::vectors_dir().join(p)
-}
-
-fn read(p: &str) -> Vec<u8> {
-    let bytes = std::fs::read(path(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    if p.ends_with(".hex") || p.ends_with("_hex.txt") {
-        let text = String::from_utf8(bytes).unwrap();
-        let text = text.trim();
-        hex::decode(text.strip_prefix("0x").unwrap_or(text)).unwrap()
-    } else {
-        bytes
-    }
-}
-
-fn at(rfc3339: &str) -> SystemTime {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap();
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(t.unix_timestamp()).unwrap())
-}
-
-fn bundle(name: &str) -> Collateral {
-    Collateral::from_json(&read(&format!("intel-collateral/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn concat(files: &[&str]) -> Vec<u8> {
-    files.iter().flat_map(|f| read(f)).collect()
-}
-
-/// The dcap-rs collateral of February 2025 (SGX or TDX TCB info).
-fn dcap_rs(tcb_info: &str, qe_identity: &str) -> Collateral {
-    let d = "intel-collateral/dcap-rs/";
-    let tcb_info = read(&format!("{d}{tcb_info}"));
-    let qe_identity = read(&format!("{d}{qe_identity}"));
-    let signer = read(&format!("{d}tcb_signing_cert.pem"));
-    let pck_crl = read(&format!("{d}pck_platform_crl.der"));
-    let root_crl = read(&format!("{d}intel_root_ca_crl.der"));
-    let pck_ca = concat(&[
-        "intel-collateral/automata-dcap-attestation/pck_platform_ca.der",
-        "roots/Intel_SGX_RootCA.der",
-    ]);
-    Collateral::from_parts(CollateralParts {
-        tcb_info: &tcb_info,
-        tcb_info_issuer_chain: &signer,
-        qe_identity: &qe_identity,
-        qe_identity_issuer_chain: &signer,
-        pck_crl: &pck_crl,
-        pck_crl_issuer_chain: &pck_ca,
-        root_ca_crl: &root_crl,
-    })
-    .unwrap()
-}
-
-/// Automata's June 2025 files for the TDX 1.5 platform 90C06F000000.
-fn automata_0625_tdx_90c06f() -> Collateral {
-    let d = "intel-collateral/automata-dcap-attestation/";
-    let tcb_info = read(&format!("{d}0625_tcbinfov3_90C06F000000.json"));
-    let qe_identity = read(&format!("{d}0625_qe_td.json"));
-    let signer = concat(&[&format!("{d}tcb_signing_2025.der"), &format!("{d}root_ca.der")]);
-    let pck_crl = read(&format!("{d}0625_platform_crl.der"));
-    let root_crl = read(&format!("{d}root_ca_crl_2025-03-20.der"));
-    let pck_ca = concat(&[&format!("{d}pck_platform_ca.der"), &format!("{d}root_ca.der")]);
-    Collateral::from_parts(CollateralParts {
-        tcb_info: &tcb_info,
-        tcb_info_issuer_chain: &signer,
-        qe_identity: &qe_identity,
-        qe_identity_issuer_chain: &signer,
-        pck_crl: &pck_crl,
-        pck_crl_issuer_chain: &pck_ca,
-        root_ca_crl: &root_crl,
-    })
-    .unwrap()
-}
-
-/// The `evidence` and `endorsements` of a microsoft/ravl `.att` file.
-fn ravl(file: &str) -> (Vec<u8>, Vec<u8>) {
-    use base64::Engine;
-    let j: serde_json::Value = serde_json::from_slice(&read(&format!("sgx-dcap/ravl/{file}"))).unwrap();
-    let b64 = |k: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(j[k].as_str().unwrap())
-            .unwrap()
-    };
-    (b64("evidence"), b64("endorsements"))
-}
+mod common;
+use common::*;
 
 fn verify(quote: &[u8], collateral: &Collateral, time: &str) -> Result<Verified, attestd_dcap::DcapError> {
     let quote = Quote::parse(quote).unwrap();

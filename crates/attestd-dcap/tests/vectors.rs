@@ -1,24 +1,10 @@
 //! The SGX and TDX cases of the shared vector catalog (CATALOG.md sections 2 and 3).
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-
 use attestd_dcap::quote::{Quote, QuoteVersion, TeeType};
 
-fn vectors(path: &str) -> PathBuf {
-    attestd_testkit::vectors_dir().join(path)
-}
-
-fn read(path: &str) -> Vec<u8> {
-    let bytes = std::fs::read(vectors(path)).unwrap();
-    if path.ends_with(".hex") || path.ends_with("_hex.txt") {
-        let text = String::from_utf8(bytes).unwrap();
-        let text = text.trim();
-        hex::decode(text.strip_prefix("0x").unwrap_or(text)).unwrap()
-    } else {
-        bytes
-    }
-}
+mod common;
+use common::read;
 
 #[test]
 fn parses_every_quote() {
