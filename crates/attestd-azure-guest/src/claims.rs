@@ -1,0 +1,58 @@
+//! MAA's `azurevm` claims (reference C.5.3) for a verified CVM guest: the hardware report's
+//! claims under `x-ms-isolation-tee`, the quoted PCRs, and what the HCL runtime data states about
+//! the VM.
+
+use std::collections::BTreeMap;
+
+use attestd_evidence::{Appraisal, ClaimValue};
+use serde_json::{Map, Value, json};
+
+use crate::VerifiedGuest;
+
+/// The appraisal of a verified guest.
+///
+/// * `x-ms-attestation-type`: `azurevm`; `x-ms-azurevm-attestation-protocol-ver`: `2.0`.
+/// * `x-ms-isolation-tee`: `{x-ms-attestation-type: sevsnpvm, x-ms-sevsnpvm-*…, x-ms-runtime:
+///   <HCL runtime data>}`.
+/// * `x-ms-azurevm-attested-pcrs` (indices) and attestd's `x-ms-azurevm-pcrs` (index → hex).
+/// * `x-ms-azurevm-vmid` and `secureboot` from the HCL runtime data's `vm-configuration`
+///   (`vmUniqueId`, `secure-boot`), which the hardware report vouches for.
+pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
+    let mut tee = Map::new();
+    tee.insert("x-ms-attestation-type".into(), json!("sevsnpvm"));
+    for (name, value) in attestd_snp::claims::report_claims(&g.snp) {
+        tee.insert(name.to_owned(), value.to_json());
+    }
+    tee.insert("x-ms-runtime".into(), g.runtime.json.clone());
+    let indices: Vec<u32> = g.pcrs.iter().map(|(i, _)| *i).collect();
+    let pcrs: Map<String, Value> = g
+        .pcrs
+        .iter()
+        .map(|(i, v)| (i.to_string(), json!(hex::encode(v))))
+        .collect();
+    let mut claims: Vec<(&'static str, Value)> = vec![
+        ("x-ms-azurevm-attestation-protocol-ver", json!("2.0")),
+        ("x-ms-azurevm-attested-pcrs", json!(indices)),
+        ("x-ms-azurevm-pcrs", Value::Object(pcrs)),
+        ("x-ms-isolation-tee", Value::Object(tee)),
+    ];
+    if let Some(config) = g.runtime.vm_configuration() {
+        if let Some(id) = config.get("vmUniqueId").and_then(Value::as_str) {
+            claims.push(("x-ms-azurevm-vmid", json!(id)));
+        }
+        if let Some(sb) = config.get("secure-boot").and_then(Value::as_bool) {
+            claims.push(("secureboot", json!(sb)));
+        }
+    }
+    let mut out = Appraisal::default();
+    out.incoming.add("x-ms-attestation-type", "azurevm");
+    let mut token = BTreeMap::new();
+    for (name, value) in claims {
+        if let Some(v) = ClaimValue::from_json(value.clone()) {
+            out.incoming.add(name, v);
+        }
+        token.insert(name.to_owned(), value);
+    }
+    out.token_claims = token;
+    out
+}

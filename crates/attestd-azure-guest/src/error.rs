@@ -1,0 +1,43 @@
+//! The checks of this crate, each with its own stable code. Hardware report failures carry the
+//! SEV-SNP verifier's codes, vTPM structure failures the TPM crate's.
+
+use attestd_evidence::EvidenceError;
+
+/// A check of the guest evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The HCL report is truncated, lacks the `HCLA` signature, or a length field is inconsistent.
+    HclReportMalformed,
+    /// The HCL report holds a hardware report this verifier does not take (TDX).
+    UnsupportedHardwareReport,
+    /// The HCL runtime data is not JSON, or lacks a field (e.g. the `HCLAkPub` key).
+    HclRuntimeDataMalformed,
+    /// SHA-256 of the runtime data is not REPORT_DATA\[0..32\] of the hardware report.
+    HclBindingMismatch,
+    /// The vTPM quote's signature does not verify under `HCLAkPub`.
+    VtpmQuoteSignatureInvalid,
+    /// The vTPM quote's `extraData` is not the nonce.
+    VtpmQuoteNonceMismatch,
+    /// The PCR values sent do not hash to the quote's digest, or one is missing.
+    VtpmPcrMismatch,
+}
+
+impl ErrorCode {
+    /// The stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::HclReportMalformed => "HclReportMalformed",
+            ErrorCode::UnsupportedHardwareReport => "UnsupportedHardwareReport",
+            ErrorCode::HclRuntimeDataMalformed => "HclRuntimeDataMalformed",
+            ErrorCode::HclBindingMismatch => "HclBindingMismatch",
+            ErrorCode::VtpmQuoteSignatureInvalid => "VtpmQuoteSignatureInvalid",
+            ErrorCode::VtpmQuoteNonceMismatch => "VtpmQuoteNonceMismatch",
+            ErrorCode::VtpmPcrMismatch => "VtpmPcrMismatch",
+        }
+    }
+
+    /// This check failing, with `message` naming the field.
+    pub fn error(self, message: impl Into<String>) -> EvidenceError {
+        EvidenceError::invalid(self.as_str(), message)
+    }
+}
