@@ -9,6 +9,54 @@ use serde_json::{Map, Value, json};
 
 use crate::VerifiedGuest;
 
+/// The appraisal of a verified `AttestationInfo`: [`appraisal`]'s claims, the OS identity
+/// (`x-ms-azurevm-osbuild`, `-osdistro`, `-ostype`, `-osversion-major`, `-osversion-minor`,
+/// `-is-windows`), and `x-ms-runtime` = `{"client-payload": ClientPayload, "keys": [the certified
+/// encryption key as JWK "TpmEphemeralEncryptionKey"]}`.
+pub fn info_appraisal(v: &crate::VerifiedInfo) -> Appraisal {
+    let mut out = appraisal(&v.guest);
+    let info = &v.info;
+    let mut extra: Vec<(&'static str, Value)> = Vec::new();
+    for (name, value) in [
+        ("x-ms-azurevm-osbuild", &info.os_build),
+        ("x-ms-azurevm-osdistro", &info.os_distro),
+        ("x-ms-azurevm-ostype", &info.os_type),
+    ] {
+        if let Some(v) = value {
+            extra.push((name, json!(v)));
+        }
+    }
+    if let Some(t) = &info.os_type {
+        extra.push(("x-ms-azurevm-is-windows", json!(t.eq_ignore_ascii_case("windows"))));
+    }
+    for (name, value) in [
+        ("x-ms-azurevm-osversion-major", info.os_version_major),
+        ("x-ms-azurevm-osversion-minor", info.os_version_minor),
+    ] {
+        if let Some(v) = value {
+            extra.push((name, json!(v)));
+        }
+    }
+    let mut runtime = Map::new();
+    runtime.insert("client-payload".into(), Value::Object(info.client_payload.clone()));
+    if let Some(k) = &v.enc_key {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        runtime.insert(
+            "keys".into(),
+            json!([{"kid": "TpmEphemeralEncryptionKey", "kty": "RSA", "key_ops": ["encrypt"], "n": b64(&k.n), "e": b64(&k.e)}]),
+        );
+    }
+    extra.push(("x-ms-runtime", Value::Object(runtime)));
+    for (name, value) in extra {
+        if let Some(c) = ClaimValue::from_json(value.clone()) {
+            out.incoming.add(name, c);
+        }
+        out.token_claims.insert(name.to_owned(), value);
+    }
+    out
+}
+
 /// The appraisal of a verified guest.
 ///
 /// * `x-ms-attestation-type`: `azurevm`; `x-ms-azurevm-attestation-protocol-ver`: `2.0`.

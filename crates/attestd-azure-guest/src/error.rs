@@ -20,6 +20,15 @@ pub enum ErrorCode {
     VtpmQuoteNonceMismatch,
     /// The PCR values sent do not hash to the quote's digest, or one is missing.
     VtpmPcrMismatch,
+    /// The `AttestationInfo` document is not JSON of MAA's shape, or a field is not base64.
+    AttestationInfoMalformed,
+    /// The isolation type (Trusted Launch, TDX) is not verified by this build.
+    UnsupportedIsolation,
+    /// `TpmInfo.AikPub` is not the attestation key that the HCL runtime data names.
+    AikMismatch,
+    /// The ephemeral encryption key is not certified by the attestation key (signature, structure
+    /// or name).
+    EncKeyCertificationInvalid,
 }
 
 impl ErrorCode {
@@ -33,6 +42,10 @@ impl ErrorCode {
             ErrorCode::VtpmQuoteSignatureInvalid => "VtpmQuoteSignatureInvalid",
             ErrorCode::VtpmQuoteNonceMismatch => "VtpmQuoteNonceMismatch",
             ErrorCode::VtpmPcrMismatch => "VtpmPcrMismatch",
+            ErrorCode::AttestationInfoMalformed => "AttestationInfoMalformed",
+            ErrorCode::UnsupportedIsolation => "UnsupportedIsolation",
+            ErrorCode::AikMismatch => "AikMismatch",
+            ErrorCode::EncKeyCertificationInvalid => "EncKeyCertificationInvalid",
         }
     }
 

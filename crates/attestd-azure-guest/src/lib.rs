@@ -15,7 +15,9 @@
 //!    `x-ms-isolation-tee`.
 #![forbid(unsafe_code)]
 
+pub mod attestation_info;
 pub mod claims;
+mod enc_key;
 mod error;
 pub mod hcl;
 pub mod vtpm;
@@ -26,6 +28,8 @@ use std::time::SystemTime;
 use attestd_evidence::EvidenceError;
 use attestd_snp::{SnpEvidence, SnpVerifier, VerifiedReport};
 
+pub use attestation_info::{AttestationInfo, Isolation, TpmInfo};
+pub use enc_key::RsaPublicKey;
 pub use error::ErrorCode;
 pub use hcl::{HardwareReportType, HclReport, RuntimeData};
 pub use vtpm::VtpmQuote;
@@ -39,6 +43,17 @@ pub struct VerifiedGuest {
     pub runtime: RuntimeData,
     /// The PCRs the quote covers, (index, SHA-256 value), ascending.
     pub pcrs: Vec<(u32, Vec<u8>)>,
+}
+
+/// A verified `AttestationInfo` (MAA's `/attest/AzureGuest` document).
+#[derive(Debug)]
+pub struct VerifiedInfo {
+    /// The verified hardware report, runtime data and PCRs.
+    pub guest: VerifiedGuest,
+    /// The document.
+    pub info: AttestationInfo,
+    /// The ephemeral encryption key, certified by the attestation key, if one was sent.
+    pub enc_key: Option<RsaPublicKey>,
 }
 
 /// Verifies Azure CVM guest evidence.
@@ -77,7 +92,78 @@ impl GuestVerifier {
             .verify_report(&SnpEvidence { report, certificates }, now)
             .await?;
         hcl.check_binding(&snp.report().report_data)?;
-        let pcrs = quote.verify(runtime.attestation_key()?, nonce)?;
+        let pcrs = quote.verify(runtime.attestation_key()?, Some(nonce))?;
         Ok(VerifiedGuest { snp, runtime, pcrs })
+    }
+
+    /// Verifies MAA's `AttestationInfo` at `now`: the SNP report (`IsolationInfo.Evidence.Proof`),
+    /// the runtime data it hashes (`RunTimeData`), the PCR quote by `HCLAkPub` with
+    /// `ClientPayload.nonce` as `extraData`, `AikPub` (if sent) equal to `HCLAkPub`, and the
+    /// certification of `EncKeyPub` (if sent) by the same key.
+    pub async fn verify_info(&self, info: AttestationInfo, now: SystemTime) -> Result<VerifiedInfo, EvidenceError> {
+        let (proof, runtime_data) = match &info.isolation {
+            Isolation::SevSnp { proof, runtime_data } => (proof, runtime_data),
+            Isolation::TrustedLaunch => {
+                return Err(ErrorCode::UnsupportedIsolation.error(
+                    "IsolationInfo.Type TrustedLaunch needs the Azure vTPM AIK certificate roots, which this build does not ship",
+                ));
+            }
+            Isolation::Tdx => {
+                return Err(ErrorCode::UnsupportedIsolation
+                    .error("IsolationInfo.Type Tdx is not verified yet; send the TD quote to /attest/TdxVm"));
+            }
+        };
+        let evidence = SnpEvidence::parse(proof)?;
+        let snp = self.snp.verify_report(&evidence, now).await?;
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, runtime_data);
+        if snp.report().report_data[..32] != *hash.as_ref() {
+            return Err(ErrorCode::HclBindingMismatch.error(format!(
+                "SHA-256 of IsolationInfo.Evidence.RunTimeData is {} but the SNP report's REPORT_DATA[0..32] is {}",
+                hex::encode(hash.as_ref()),
+                hex::encode(&snp.report().report_data[..32])
+            )));
+        }
+        let runtime = RuntimeData::parse(runtime_data)?;
+        let (n, e) = runtime.attestation_key()?;
+        if let Some(aik) = &info.tpm.aik_pub {
+            let aik = enc_key::rsa_key(&enc_key::tpmt_public(aik, "TpmInfo.AikPub")?, "TpmInfo.AikPub")
+                .map_err(|_| ErrorCode::AikMismatch.error("TpmInfo.AikPub is not an RSA TPM2B_PUBLIC"))?;
+            if aik.n != n || aik.e != e {
+                return Err(ErrorCode::AikMismatch.error("TpmInfo.AikPub is not the HCL runtime data's HCLAkPub"));
+            }
+        }
+        let mut pcr_values = vec![Vec::new(); 24];
+        for (i, v) in &info.tpm.pcrs {
+            if let Some(slot) = usize::try_from(*i).ok().and_then(|i| pcr_values.get_mut(i)) {
+                *slot = v.clone();
+            }
+        }
+        let quote = VtpmQuote {
+            message: info.tpm.pcr_quote.clone(),
+            signature: info.tpm.pcr_signature.clone(),
+            pcrs: pcr_values,
+        };
+        let nonce = info.nonce()?;
+        let pcrs = quote.verify((n.clone(), e.clone()), nonce.as_deref())?;
+        let enc_key = match (
+            &info.tpm.enc_key_pub,
+            &info.tpm.enc_key_certify_info,
+            &info.tpm.enc_key_certify_info_signature,
+        ) {
+            (None, None, None) => None,
+            (Some(key), Some(certify), Some(sig)) => {
+                Some(enc_key::certified_key(&RsaPublicKey { n, e }, key, certify, sig)?)
+            }
+            _ => {
+                return Err(ErrorCode::EncKeyCertificationInvalid.error(
+                    "TpmInfo needs all of EncKeyPub, EncKeyCertifyInfo and EncKeyCertifyInfoSignature, or none",
+                ));
+            }
+        };
+        Ok(VerifiedInfo {
+            guest: VerifiedGuest { snp, runtime, pcrs },
+            info,
+            enc_key,
+        })
     }
 }

@@ -20,9 +20,14 @@ pub struct VtpmQuote {
 }
 
 impl VtpmQuote {
-    /// Verifies the signature by the attestation key (`n`, `e`), that `extraData` is `nonce` and
-    /// that the PCR values hash to the quoted digest; returns the quoted (index, value) pairs.
-    pub fn verify(&self, (n, e): (Vec<u8>, Vec<u8>), nonce: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, EvidenceError> {
+    /// Verifies the signature by the attestation key (`n`, `e`), that `extraData` is `nonce` (when
+    /// one is given) and that the PCR values hash to the quoted digest; returns the quoted
+    /// (index, value) pairs.
+    pub fn verify(
+        &self,
+        (n, e): (Vec<u8>, Vec<u8>),
+        nonce: Option<&[u8]>,
+    ) -> Result<Vec<(u32, Vec<u8>)>, EvidenceError> {
         let key = RsaPublicKeyComponents { n: &n, e: &e };
         key.verify(&RSA_PKCS1_2048_8192_SHA256, &self.message, &self.signature)
             .map_err(|_| {
@@ -30,9 +35,11 @@ impl VtpmQuote {
                     .error("the vTPM quote signature does not verify under the HCL attestation key 'HCLAkPub'")
             })?;
         let quote = Quote::parse(&self.message).map_err(|e| EvidenceError::invalid(e.code, e.message))?;
-        quote
-            .check_nonce(nonce)
-            .map_err(|_| ErrorCode::VtpmQuoteNonceMismatch.error("the vTPM quote's extraData is not the nonce"))?;
+        if let Some(nonce) = nonce {
+            quote
+                .check_nonce(nonce)
+                .map_err(|_| ErrorCode::VtpmQuoteNonceMismatch.error("the vTPM quote's extraData is not the nonce"))?;
+        }
         let mut quoted = Vec::new();
         for (bank, indices) in &quote.pcr_select {
             if *bank != HashAlg::Sha256 {

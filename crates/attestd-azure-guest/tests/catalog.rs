@@ -297,7 +297,7 @@ fn az_kv_1_quote_verifies_with_its_ak_and_fails_otherwise() {
     // DER INTEGERs may carry a leading zero byte; the key wants the bare big-endian values.
     let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
     let key = (strip(rsa.modulus), strip(rsa.exponent));
-    let pcrs = quote.verify(key.clone(), NONCE).unwrap();
+    let pcrs = quote.verify(key.clone(), Some(NONCE)).unwrap();
     assert_eq!(
         hex::encode(&pcrs[0].1),
         "f3a7e99a5f819a034386bce753a48a73cfdaa0bea0ecfc124bedbf5a8c4799be"
@@ -305,11 +305,11 @@ fn az_kv_1_quote_verifies_with_its_ak_and_fails_otherwise() {
     let mut reversed = quote.clone();
     reversed.signature.reverse();
     assert_eq!(
-        reversed.verify(key.clone(), NONCE).unwrap_err().code,
+        reversed.verify(key.clone(), Some(NONCE)).unwrap_err().code,
         "VtpmQuoteSignatureInvalid"
     );
     assert_eq!(
-        quote.verify(key, &[1, 2, 3, 4]).unwrap_err().code,
+        quote.verify(key, Some(&[1, 2, 3, 4])).unwrap_err().code,
         "VtpmQuoteNonceMismatch"
     );
 }
