@@ -18,6 +18,8 @@ pub struct RsaPublicKey {
     pub n: Vec<u8>,
     /// The public exponent.
     pub e: Vec<u8>,
+    /// The key as a DER SubjectPublicKeyInfo.
+    pub spki: Vec<u8>,
 }
 
 fn invalid(message: impl Into<String>) -> EvidenceError {
@@ -43,6 +45,7 @@ pub(crate) fn rsa_key(key: &AkPublic, field: &str) -> Result<RsaPublicKey, Evide
         PublicKey::Rsa { n, e } => Ok(RsaPublicKey {
             n: n.clone(),
             e: e.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect(),
+            spki: key.key.spki_der(),
         }),
         _ => Err(invalid(format!("{field} is not an RSA key"))),
     }
@@ -115,22 +118,7 @@ mod tests {
     use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
     use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 
-    fn tpm2b_public(n: &[u8]) -> Vec<u8> {
-        let mut t = Vec::new();
-        for v in [0x0001u16, 0x000b] {
-            t.extend(v.to_be_bytes());
-        }
-        t.extend(0x0002_0072u32.to_be_bytes());
-        for v in [0u16, 0x0010, 0x0010, 2048] {
-            t.extend(v.to_be_bytes());
-        }
-        t.extend(0u32.to_be_bytes());
-        t.extend(u16::try_from(n.len()).unwrap().to_be_bytes());
-        t.extend(n);
-        let mut out = u16::try_from(t.len()).unwrap().to_be_bytes().to_vec();
-        out.extend(t);
-        out
-    }
+    use attestd_testkit::azure::tpm2b_public;
 
     fn certify_info(name: &[u8]) -> Vec<u8> {
         let mut c = TPM_GENERATED_VALUE.to_be_bytes().to_vec();
@@ -151,6 +139,7 @@ mod tests {
         let ak_pub = RsaPublicKey {
             n: parts.n.clone(),
             e: parts.e.clone(),
+            spki: Vec::new(),
         };
         let enc = tpm2b_public(&[0xc5; 256]);
         let name = tpmt_public(&enc, "EncKeyPub").unwrap().name;

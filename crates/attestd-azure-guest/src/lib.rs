@@ -20,6 +20,8 @@ pub mod claims;
 mod enc_key;
 mod error;
 pub mod hcl;
+pub mod seal;
+mod verifier;
 pub mod vtpm;
 
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub use attestation_info::{AttestationInfo, Isolation, TpmInfo};
 pub use enc_key::RsaPublicKey;
 pub use error::ErrorCode;
 pub use hcl::{HardwareReportType, HclReport, RuntimeData};
+pub use seal::TransportSeal;
+pub use verifier::AzureGuestVerifier;
 pub use vtpm::VtpmQuote;
 
 /// A verified guest: its hardware report, runtime data and quoted PCRs.
@@ -151,9 +155,12 @@ impl GuestVerifier {
             &info.tpm.enc_key_certify_info_signature,
         ) {
             (None, None, None) => None,
-            (Some(key), Some(certify), Some(sig)) => {
-                Some(enc_key::certified_key(&RsaPublicKey { n, e }, key, certify, sig)?)
-            }
+            (Some(key), Some(certify), Some(sig)) => Some(enc_key::certified_key(
+                &RsaPublicKey { n, e, spki: Vec::new() },
+                key,
+                certify,
+                sig,
+            )?),
             _ => {
                 return Err(ErrorCode::EncKeyCertificationInvalid.error(
                     "TpmInfo needs all of EncKeyPub, EncKeyCertifyInfo and EncKeyCertifyInfoSignature, or none",

@@ -7,76 +7,15 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use attestd_azure_guest::{AttestationInfo, GuestVerifier, HclReport, claims};
+use attestd_azure_guest::{AttestationInfo, GuestVerifier, claims};
 use attestd_snp::SnpVerifier;
-use base64::Engine;
 use serde_json::{Value, json};
-
-fn read(p: &str) -> Vec<u8> {
-    std::fs::read(attestd_testkit::vectors_dir().join("azure-cvm").join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
 
 fn when() -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_748_736_000) // 2025-06-01
 }
 
-fn b64(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-/// A `TPM2B_PUBLIC` of an RSA-2048 signing key with modulus `n` (exponent 65537).
-fn tpm2b_public(n: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend(0x0001u16.to_be_bytes()); // TPM_ALG_RSA
-    t.extend(0x000bu16.to_be_bytes()); // nameAlg SHA-256
-    t.extend(0x0005_0072u32.to_be_bytes()); // objectAttributes
-    t.extend(0u16.to_be_bytes()); // authPolicy
-    t.extend(0x0010u16.to_be_bytes()); // symmetric NULL
-    t.extend(0x0010u16.to_be_bytes()); // scheme NULL
-    t.extend(2048u16.to_be_bytes());
-    t.extend(0u32.to_be_bytes()); // default exponent
-    t.extend(u16::try_from(n.len()).unwrap().to_be_bytes());
-    t.extend(n);
-    let mut out = u16::try_from(t.len()).unwrap().to_be_bytes().to_vec();
-    out.extend(t);
-    out
-}
-
-fn document() -> Value {
-    let hcl = read("trustee-az-snp/hcl-report.bin");
-    let parsed = HclReport::parse(&hcl).unwrap();
-    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let proof = json!({
-        "SnpReport": url.encode(parsed.hardware_report()),
-        "VcekCertChain": b64(&read("trustee-az-snp/vcek.pem")),
-    });
-    let quote: Value = serde_json::from_slice(&read("trustee-az-snp/tpm-quote-v1.json")).unwrap();
-    let pcrs: Vec<Value> = quote["pcrs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(i, d)| json!({"Index": i, "Digest": b64(&hex::decode(d.as_str().unwrap()).unwrap())}))
-        .collect();
-    let (n, _) = parsed.runtime_data().unwrap().attestation_key().unwrap();
-    json!({
-        "AttestationProtocolVersion": "2.0",
-        "ClientPayload": {"nonce": b64(b"challenge")},
-        "IsolationInfo": {"Type": "SevSnp", "Evidence": {
-            "Proof": b64(proof.to_string().as_bytes()),
-            "RunTimeData": b64(parsed.variable_data()),
-        }},
-        "OSBuild": b64(b"NotApplicable"), "OSDistro": b64(b"Ubuntu"), "OSType": b64(b"Linux"),
-        "OSVersionMajor": 22, "OSVersionMinor": 4,
-        "TpmInfo": {
-            "AikPub": b64(&tpm2b_public(&n)),
-            "PcrQuote": b64(&hex::decode(quote["message"].as_str().unwrap()).unwrap()),
-            "PcrSignature": b64(&hex::decode(quote["signature"].as_str().unwrap()).unwrap()),
-            "PcrSet": (0..24).collect::<Vec<u32>>(),
-            "PCRs": pcrs,
-        }
-    })
-}
+use attestd_testkit::azure::{attestation_info as document, b64, tpm2b_public};
 
 async fn verify(doc: &Value) -> Result<Value, String> {
     let info = AttestationInfo::parse(doc.to_string().as_bytes()).map_err(|e| e.code.to_string())?;

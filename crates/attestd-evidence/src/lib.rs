@@ -60,6 +60,17 @@ pub struct Appraisal {
     /// `x-ms-sgx-collateral`, `x-ms-runtime`), in MAA's names and JSON shapes. Sorted by name, as
     /// MAA emits them.
     pub token_claims: BTreeMap<String, serde_json::Value>,
+    /// How the issued token is to be wrapped before it is returned, when the evidence asks for
+    /// it (MAA's AzureGuest answer is sealed to a key of the attester's TPM); `None` returns
+    /// the token as it is.
+    pub seal: Option<std::sync::Arc<dyn SealToken>>,
+}
+
+/// Wraps an issued token for the attester (e.g. encrypts it to a key only the attester's TPM
+/// can use). Runs after the policy permitted and the token was signed.
+pub trait SealToken: Send + Sync + std::fmt::Debug {
+    /// The value the response carries instead of the token.
+    fn seal(&self, token: &str) -> Result<String, EvidenceError>;
 }
 
 /// Verifies one or more attestation types.

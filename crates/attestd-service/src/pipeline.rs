@@ -113,7 +113,12 @@ impl Service {
             configuration: &policy.configuration,
         };
         let appraisal = verifier.verify(evidence, &ctx).await?;
-        self.issue(provider, t, &policy, appraisal, options)
+        let seal = appraisal.seal.clone();
+        let token = self.issue(provider, t, &policy, appraisal, options)?;
+        match seal {
+            Some(s) => Ok(s.seal(&token)?),
+            None => Ok(token),
+        }
     }
 
     /// Evaluates `policy` over a verified `appraisal` and signs the token (unsecured for a draft).

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod azure;
 mod server;
 
 use std::path::PathBuf;

@@ -33,7 +33,11 @@ pub fn verifiers(collateral: &Arc<CollateralCache>, config: &CollateralConfig) -
     // arrive without come from the KDS through the collateral cache.
     let roots = Arc::new(AmdRoots::bundled().context("loading the bundled AMD roots")?);
     let kds = KdsVcekSource::new(Arc::clone(collateral), &config.amd_kds_url, RateLimit::amd_kds());
-    registry.register(Arc::new(SnpVerifier::new(roots, Arc::new(kds))));
+    let snp = Arc::new(SnpVerifier::new(roots, Arc::new(kds)));
+    registry.register(snp.clone());
+    // Azure CVM guests (MAA's AttestationInfo): their SEV-SNP reports go through the same verifier.
+    let guest = attestd_azure_guest::GuestVerifier::new(snp);
+    registry.register(Arc::new(attestd_azure_guest::AzureGuestVerifier::new(guest)));
     Ok(registry)
 }
 
