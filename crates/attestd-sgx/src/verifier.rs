@@ -8,8 +8,8 @@ use attestd_dcap::quote::{Quote, TeeType};
 use attestd_dcap::tcb::AcceptedStatuses;
 use attestd_dcap::{DcapError, QuoteVerifier, TrustAnchors};
 use attestd_evidence::{
-    Appraisal, AttestationType, BoundData, ClaimSet, ClaimValue, DataType, Evidence, EvidenceError, Verifier,
-    VerifyContext, VerifyFuture,
+    Appraisal, AttestationType, BoundData, ClaimSet, ClaimValue, DataType, ErrorKind, Evidence, EvidenceError,
+    Verifier, VerifyContext, VerifyFuture,
 };
 use aws_lc_rs::digest;
 
@@ -198,7 +198,15 @@ impl SgxVerifier {
             tcb_evaluation_data_number: baseline,
         };
         let bundle = self.source.collateral(&key, now).await?;
-        let verified = self.quotes.verify(&quote, bundle.collateral(), now)?;
+        // Every DCAP check, those of the collateral included (signatures, issuer chains, CRLs,
+        // validity windows), decides whether this evidence can be trusted: the answer is MAA's 400
+        // with the check's code, not a 503 that would invite a retry of evidence that will not pass.
+        // Only a missing bundle (CollateralNotFound, from the source) stays "unavailable".
+        let verified = self.quotes.verify(&quote, bundle.collateral(), now).map_err(|e| {
+            let mut e = EvidenceError::from(e);
+            e.kind = ErrorKind::InvalidEvidence;
+            e
+        })?;
         if let Some(n) = baseline
             && verified.tcb_evaluation_data_number != n
         {

@@ -8,8 +8,8 @@ use attestd_dcap::quote::{Quote, TeeType};
 use attestd_dcap::tcb::AcceptedStatuses;
 use attestd_dcap::{DcapError, QuoteVerifier, TrustAnchors};
 use attestd_evidence::{
-    Appraisal, AttestationType, BoundData, ClaimSet, DataType, Evidence, EvidenceError, Verifier, VerifyContext,
-    VerifyFuture,
+    Appraisal, AttestationType, BoundData, ClaimSet, DataType, ErrorKind, Evidence, EvidenceError, Verifier,
+    VerifyContext, VerifyFuture,
 };
 use attestd_sgx::{CollateralKey, CollateralSource, tcb_baseline};
 use aws_lc_rs::digest;
@@ -155,7 +155,13 @@ impl TdxVerifier {
             tcb_evaluation_data_number: baseline,
         };
         let bundle = self.source.collateral(&key, now).await?;
-        let verified = self.quotes.verify(&quote, bundle.collateral(), now)?;
+        // As for SGX: every DCAP check, the collateral's included, decides about this evidence
+        // (400 with the check's code); only a missing bundle stays "unavailable" (503).
+        let verified = self.quotes.verify(&quote, bundle.collateral(), now).map_err(|e| {
+            let mut e = EvidenceError::from(e);
+            e.kind = ErrorKind::InvalidEvidence;
+            e
+        })?;
         if let Some(n) = baseline
             && verified.tcb_evaluation_data_number != n
         {

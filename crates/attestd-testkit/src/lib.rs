@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod azure;
+pub mod dcap;
 mod server;
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
-//! TPM 2.0 attestation: TCG PC Client boot event logs and quotes; AIK certificate chains and MAA's
-//! TPM protocol follow.
+//! TPM 2.0 attestation: TCG PC Client boot event logs, quotes, AIK certificate chains, and MAA's
+//! multi-round TPM protocol ([`verifier::TpmVerifier`], an `Exchange`).
 
 #![forbid(unsafe_code)]
 
@@ -9,3 +9,4 @@ pub mod eventlog;
 pub mod protocol;
 pub mod quote;
 pub mod request;
+pub mod verifier;

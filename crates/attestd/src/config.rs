@@ -50,6 +50,19 @@ pub struct StateArgs {
     /// imported) is used.
     #[arg(long, env = "ATTESTD_OFFLINE")]
     pub offline: bool,
+    /// Converged TCB statuses of SGX platforms that pass, comma-separated
+    /// [default: UpToDate,SWHardeningNeeded]. Revoked never passes.
+    #[arg(long, env = "ATTESTD_ACCEPTED_TCB_STATUSES", value_name = "LIST")]
+    pub accepted_tcb_statuses: Option<String>,
+    /// INSECURE, for tests only: trust this certificate (PEM or DER) as the SGX root instead of
+    /// Intel's, so that quotes and collateral it signs are accepted.
+    #[arg(long, env = "ATTESTD_INSECURE_TEST_SGX_ROOT", value_name = "FILE")]
+    pub insecure_test_sgx_root: Option<PathBuf>,
+    /// PEM bundle of the CA roots TPM attestation-key (AIK/EK) certificates must chain to
+    /// (TPM vendors, a cloud's vTPM CA, an organisation's AIK CA). Without it no AIK
+    /// certificate validates.
+    #[arg(long, env = "ATTESTD_TPM_AIK_ROOTS", value_name = "FILE")]
+    pub tpm_aik_roots: Option<PathBuf>,
 }
 
 /// Options of `attestd serve`.
@@ -110,6 +123,9 @@ struct FileConfig {
     refresh_interval_secs: Option<u64>,
     amd_kds_url: Option<String>,
     offline: Option<bool>,
+    accepted_tcb_statuses: Option<String>,
+    insecure_test_sgx_root: Option<PathBuf>,
+    tpm_aik_roots: Option<PathBuf>,
 }
 
 /// Where the state lives and how the service names itself.
@@ -129,6 +145,8 @@ pub struct StateConfig {
     pub token_alg: Algorithm,
     /// Where collateral comes from.
     pub collateral: CollateralConfig,
+    /// PEM bundle of trusted TPM AIK/EK certificate roots (`--tpm-aik-roots`).
+    pub tpm_aik_roots: Option<PathBuf>,
 }
 
 /// Where verifiers get collateral that evidence does not carry.
@@ -138,6 +156,10 @@ pub struct CollateralConfig {
     pub amd_kds_url: String,
     /// Never fetch: serve only stored collateral.
     pub offline: bool,
+    /// The SGX TCB statuses that pass.
+    pub accepted_tcb_statuses: attestd_dcap::tcb::AcceptedStatuses,
+    /// A test root trusted instead of Intel's SGX root (insecure; tests only).
+    pub insecure_test_sgx_root: Option<PathBuf>,
 }
 
 /// Everything `serve` needs.
@@ -224,6 +246,17 @@ fn state_config(args: &StateArgs, file: &FileConfig) -> anyhow::Result<StateConf
     let collateral = CollateralConfig {
         amd_kds_url,
         offline: args.offline || file.offline.unwrap_or(false),
+        accepted_tcb_statuses: args
+            .accepted_tcb_statuses
+            .as_deref()
+            .or(file.accepted_tcb_statuses.as_deref())
+            .map(crate::verify_cmd::parse_statuses)
+            .transpose()?
+            .unwrap_or_default(),
+        insecure_test_sgx_root: args
+            .insecure_test_sgx_root
+            .clone()
+            .or_else(|| file.insecure_test_sgx_root.clone()),
     };
     Ok(StateConfig {
         data_dir,
@@ -233,6 +266,7 @@ fn state_config(args: &StateArgs, file: &FileConfig) -> anyhow::Result<StateConf
         master_key: master_key(key_file.as_deref())?,
         token_alg,
         collateral,
+        tpm_aik_roots: args.tpm_aik_roots.clone().or_else(|| file.tpm_aik_roots.clone()),
     })
 }
 

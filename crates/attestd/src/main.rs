@@ -3,12 +3,15 @@
 #![forbid(unsafe_code)]
 
 mod audit_cmd;
+mod collateral_cmd;
 mod config;
 mod policy_cmd;
 mod provider_cmd;
 mod serve;
 mod state;
 mod token_cmd;
+mod tpm_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -42,6 +45,14 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     /// Query the audit log (management operations and attestations).
     Audit(audit_cmd::AuditArgs),
+    /// Manage DCAP collateral (SGX TCB info, QE identity, CRLs) in the service's state.
+    #[command(subcommand)]
+    Collateral(collateral_cmd::CollateralCommand),
+    /// Verify evidence offline (SGX, Open Enclave, TDX, SEV-SNP, Azure CVM guest) and print its claims.
+    Verify(verify_cmd::VerifyArgs),
+    /// TPM attester: run MAA's TPM protocol against a server with a TPM.
+    #[command(subcommand)]
+    Tpm(tpm_cmd::TpmCommand),
     /// Manage the master key that seals private keys at rest.
     #[command(subcommand, name = "master-key")]
     MasterKey(MasterKeyCommand),
@@ -72,6 +83,9 @@ fn main() -> ExitCode {
             Command::Provider(cmd) => provider_cmd::run(cmd).await,
             Command::Audit(args) => audit_cmd::run(args).await,
             Command::Policy(cmd) => policy_cmd::run(cmd),
+            Command::Collateral(cmd) => collateral_cmd::run(cmd).await,
+            Command::Verify(args) => verify_cmd::run(args).await,
+            Command::Tpm(cmd) => tpm_cmd::run(cmd).await,
             Command::MasterKey(MasterKeyCommand::Generate) => {
                 println!("{}", attestd_service::MasterKey::generate_base64()?);
                 Ok(ExitCode::SUCCESS)

@@ -27,7 +27,11 @@ pub fn collateral_cache(store: &Store, config: &CollateralConfig) -> anyhow::Res
 }
 
 /// The verifiers this build ships. Each evidence type registers itself here.
-pub fn verifiers(collateral: &Arc<CollateralCache>, config: &CollateralConfig) -> anyhow::Result<VerifierRegistry> {
+pub fn verifiers(
+    store: &Store,
+    collateral: &Arc<CollateralCache>,
+    config: &CollateralConfig,
+) -> anyhow::Result<VerifierRegistry> {
     let mut registry = VerifierRegistry::new();
     // AMD SEV-SNP with the bundled ARK/ASK/ASVK of Milan, Genoa and Turin; VCEKs that reports
     // arrive without come from the KDS through the collateral cache.
@@ -38,6 +42,20 @@ pub fn verifiers(collateral: &Arc<CollateralCache>, config: &CollateralConfig) -
     // Azure CVM guests (MAA's AttestationInfo): their SEV-SNP reports go through the same verifier.
     let guest = attestd_azure_guest::GuestVerifier::new(snp);
     registry.register(Arc::new(attestd_azure_guest::AzureGuestVerifier::new(guest)));
+    // SGX enclaves and Open Enclave: DCAP collateral imported with `attestd collateral import`.
+    let sgx_source = Arc::new(crate::collateral_cmd::StoreCollateral::new(store.clone()));
+    registry.register(Arc::new(crate::collateral_cmd::sgx_verifier(
+        config,
+        sgx_source.clone(),
+    )?));
+    // TDX quotes: the same DCAP collateral store (bundles are keyed by TEE type), roots and
+    // accepted TCB statuses.
+    let tdx = attestd_tdx::TdxVerifier::new(crate::collateral_cmd::trust_anchors(config)?, sgx_source).with_options(
+        attestd_tdx::TdxOptions {
+            accepted_statuses: config.accepted_tcb_statuses,
+        },
+    );
+    registry.register(Arc::new(tdx));
     Ok(registry)
 }
 
@@ -74,8 +92,30 @@ pub async fn open_service_with(
     config.master_key = state.master_key.clone();
     adjust(&mut config);
     let collateral = collateral_cache(&store, &state.collateral)?;
-    let verifiers = verifiers(&collateral, &state.collateral)?;
+    let mut verifiers = verifiers(&store, &collateral, &state.collateral)?;
+    // TPM (MAA's multi-round TPM protocol): AIK certificates chain to the configured roots.
+    verifiers.register(Arc::new(tpm_verifier(state.tpm_aik_roots.as_deref())?));
     Ok(Service::new(config, store, verifiers).await?)
+}
+
+/// The TPM verifier, trusting the AIK/EK CA roots of the PEM bundle at `roots` (none without it:
+/// then no AIK certificate validates, and only policies with `require_valid_aik_cert=false` pass).
+pub fn tpm_verifier(roots: Option<&Path>) -> anyhow::Result<attestd_tpm::verifier::TpmVerifier> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut ders = Vec::new();
+    if let Some(path) = roots {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&bytes) {
+            let cert = cert.map_err(|e| anyhow::anyhow!("{}: not a PEM certificate bundle: {e}", path.display()))?;
+            ders.push(cert.to_vec());
+        }
+        if ders.is_empty() {
+            anyhow::bail!("{}: no certificate in the TPM AIK roots bundle", path.display());
+        }
+    }
+    let roots = attestd_tpm::aik::AikRoots::from_der(&ders).map_err(|e| anyhow::anyhow!("TPM AIK roots: {e}"))?;
+    Ok(attestd_tpm::verifier::TpmVerifier::new(Arc::new(roots)))
 }
 
 /// A database URL without its password, for messages.

@@ -326,15 +326,17 @@ async fn every_error_has_the_envelope() {
             .contains("'quote'")
     );
 
-    // No verifier is built in yet: a clear 501, never a token.
+    // Evidence that cannot be a quote: the verifier's own code in the envelope, never a token.
     let r = client
         .post(format!("{url}/attest/SgxEnclave?api-version=2020-10-01"))
         .body("{\"quote\": \"AQID\"}")
         .send()
         .await
-        .expect("unsupported");
-    assert_eq!(r.status(), 501);
-    check(501, &r.json().await.expect("json"), "UnsupportedAttestationType");
+        .expect("short quote");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    check(400, &body, "QuoteTooShort");
+    assert!(body.get("token").is_none());
 
     let r = client
         .get(format!("{url}/tenants/nobody/certs"))

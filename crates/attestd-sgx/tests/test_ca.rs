@@ -1,0 +1,88 @@
+//! `SgxVerifier` on quotes and collateral of the testkit's test CA, on the real clock: the
+//! positive case, and one negative per check, each failing with its own code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use attestd_claims::ClaimSet;
+use attestd_dcap::TrustAnchors;
+use attestd_evidence::{AttestationType, BoundData, DataType, Evidence, EvidenceError};
+use attestd_sgx::{SgxCollateral, SgxVerifier, StaticCollateral};
+use attestd_testkit::dcap::{Break, Enclave, TestCa, TestPlatform};
+
+fn verify(ca: &TestCa, p: &TestPlatform, quote: Vec<u8>, runtime: Option<&[u8]>) -> Result<(), EvidenceError> {
+    let source = StaticCollateral::new();
+    source.insert(SgxCollateral::from_json(&p.bundle)?);
+    let v = SgxVerifier::new(TrustAnchors::insecure_test_roots(vec![ca.root_der()]), Arc::new(source));
+    let e = Evidence {
+        attestation_type: AttestationType::SgxEnclave,
+        bytes: quote,
+        runtime_data: runtime.map(|b| BoundData {
+            bytes: b.to_vec(),
+            data_type: DataType::Binary,
+        }),
+        init_time_data: None,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(v.appraise(&e, &ClaimSet::new(), SystemTime::now()))
+        .map(|a| {
+            assert_eq!(a.token_claims["x-ms-sgx-mrenclave"], hex::encode([0xe1; 32]));
+            assert_eq!(a.token_claims["x-ms-sgx-tcb-status"], "UpToDate");
+        })
+}
+
+#[test]
+fn a_test_ca_quote_verifies_and_every_break_fails_its_own_check() {
+    let ca = TestCa::new();
+    let runtime = b"runtime data";
+    let enclave = Enclave::default().binding(runtime);
+    let good = ca.platform([0x10, 0, 0, 0, 0, 0], None);
+    verify(&ca, &good, good.quote(&enclave), Some(runtime)).unwrap();
+    // The same quote is not trusted under Intel's root.
+    let source = StaticCollateral::new();
+    source.insert(SgxCollateral::from_json(&good.bundle).unwrap());
+    let intel = SgxVerifier::new(TrustAnchors::intel(), Arc::new(source));
+    let e = Evidence {
+        attestation_type: AttestationType::SgxEnclave,
+        bytes: good.quote(&enclave),
+        runtime_data: None,
+        init_time_data: None,
+    };
+    let err = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(intel.appraise(&e, &ClaimSet::new(), SystemTime::now()))
+        .unwrap_err();
+    assert!(
+        ["CrlSignatureInvalid", "CollateralChainInvalid", "PckChainInvalid"].contains(&err.code.as_ref()),
+        "{} {}",
+        err.code,
+        err.message
+    );
+
+    let mismatch = verify(&ca, &good, good.quote(&enclave), Some(b"other data")).unwrap_err();
+    assert_eq!(mismatch.code, "RuntimeDataMismatch");
+
+    let cases = [
+        (Break::QuoteSignature, "QuoteSignatureInvalid"),
+        (Break::QeReportSignature, "QeReportSignatureInvalid"),
+        (Break::QeReportData, "QeReportDataMismatch"),
+        (Break::PckChain, "PckChainInvalid"),
+        (Break::PckRevoked, "PckRevoked"),
+        (Break::TcbInfoSignature, "TcbInfoSignatureInvalid"),
+        (Break::QeIdentitySignature, "QeIdentitySignatureInvalid"),
+        (Break::QeIdentityMismatch, "QeIdentityMismatch"),
+        (Break::ExpiredCollateral, "CollateralExpired"),
+        (Break::FmspcMismatch, "CollateralNotFound"),
+        (Break::TcbNotSupported, "TcbLevelNotSupported"),
+        (Break::OutOfDate, "TcbStatusNotAccepted"),
+    ];
+    for (i, (b, code)) in cases.into_iter().enumerate() {
+        let p = ca.platform([0x20, i as u8, 0, 0, 0, 0], Some(b));
+        let err = verify(&ca, &p, p.quote(&enclave), Some(runtime)).unwrap_err();
+        assert_eq!(err.code, code, "{b:?}: {}", err.message);
+    }
+}
