@@ -29,4 +29,6 @@ pub mod verifier;
 pub use collateral::{CollateralFuture, CollateralKey, CollateralSource, SgxCollateral, StaticCollateral};
 pub use error::{ErrorCode, SgxError};
 pub use hashes::CollateralHashes;
-pub use verifier::{SgxOptions, SgxVerifier, TCB_IDENTIFIER_CLAIM, TCB_IDENTIFIER_DEFAULT, tcb_baseline};
+pub use verifier::{
+    SgxOptions, SgxVerifier, TCB_IDENTIFIER_CLAIM, TCB_IDENTIFIER_DEFAULT, appraise_quote, tcb_baseline,
+};

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use attestd_dcap::quote::{Quote, TeeType};
 use attestd_dcap::tcb::AcceptedStatuses;
-use attestd_dcap::{DcapError, QuoteVerifier, TrustAnchors};
+use attestd_dcap::{DcapError, QuoteVerifier, TrustAnchors, Verified};
 use attestd_evidence::{
     Appraisal, AttestationType, BoundData, ClaimSet, ClaimValue, DataType, ErrorKind, Evidence, EvidenceError,
     Verifier, VerifyContext, VerifyFuture,
@@ -14,7 +14,7 @@ use attestd_evidence::{
 use aws_lc_rs::digest;
 
 use crate::claims::{self, ClaimInputs};
-use crate::collateral::{CollateralKey, CollateralSource};
+use crate::collateral::{CollateralKey, CollateralSource, SgxCollateral};
 use crate::error::{ErrorCode, SgxError};
 use crate::oe::{self, OeFormat};
 use crate::pck;
@@ -110,6 +110,75 @@ fn bind(data: &BoundData, expected: &[u8], runtime: bool) -> Result<Option<serde
     }
 }
 
+/// The DCAP part every quote-based verifier shares (SGX, Open Enclave, TDX): the collateral for
+/// the quote's PCK certificate (FMSPC, CA) at the TCB baseline the policy selects, the quote
+/// verified against it, the baseline and the converged TCB status checked. Returns the appraisal,
+/// the collateral used and the effective `x-ms-sgx-tcbidentifier`.
+///
+/// Every DCAP check, those of the collateral included (signatures, issuer chains, CRLs, validity
+/// windows), decides whether this evidence can be trusted: the answer is MAA's 400 with the
+/// check's code, not a 503 that would invite a retry of evidence that will not pass. Only a
+/// missing bundle (`CollateralNotFound`, from the source) stays "unavailable".
+pub async fn appraise_quote(
+    quotes: &QuoteVerifier,
+    source: &dyn CollateralSource,
+    quote: &Quote<'_>,
+    accepted: AcceptedStatuses,
+    configuration: &ClaimSet,
+    now: SystemTime,
+) -> Result<(Verified, Arc<SgxCollateral>, String), EvidenceError> {
+    let Some(leaf) = quote.pck_chain().first() else {
+        return Err(DcapError::new(
+            attestd_dcap::ErrorCode::MalformedPckChain,
+            "the quote's PCK chain is empty",
+        )
+        .into());
+    };
+    let lookup = pck::lookup(leaf)?;
+    let (baseline, tcb_identifier) = tcb_baseline(configuration)?;
+    let key = CollateralKey {
+        tee: quote.tee_type(),
+        fmspc: lookup.fmspc,
+        ca: lookup.ca,
+        tcb_evaluation_data_number: baseline,
+    };
+    let bundle = source.collateral(&key, now).await?;
+    let verified = quotes.verify(quote, bundle.collateral(), now).map_err(|e| {
+        let mut e = EvidenceError::from(e);
+        e.kind = ErrorKind::InvalidEvidence;
+        e
+    })?;
+    if let Some(n) = baseline
+        && verified.tcb_evaluation_data_number != n
+    {
+        return Err(SgxError::new(
+            ErrorCode::TcbBaselineUnavailable,
+            format!(
+                "x-ms-sgx-tcbidentifier selects TCB baseline {n} but the collateral found has TCB evaluation data number {}",
+                verified.tcb_evaluation_data_number
+            ),
+        )
+        .into());
+    }
+    if !accepted.contains(verified.status) {
+        let advisories = if verified.advisory_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" (advisories {})", verified.advisory_ids.join(", "))
+        };
+        return Err(DcapError::with_status(
+            attestd_dcap::ErrorCode::TcbStatusNotAccepted,
+            verified.status,
+            format!(
+                "the TCB status of the platform is {}{advisories}, which this service does not accept",
+                verified.status
+            ),
+        )
+        .into());
+    }
+    Ok((verified, bundle, tcb_identifier))
+}
+
 impl SgxVerifier {
     /// A verifier trusting `anchors`, getting collateral from `source`.
     pub fn new(anchors: TrustAnchors, source: Arc<dyn CollateralSource>) -> SgxVerifier {
@@ -182,59 +251,15 @@ impl SgxVerifier {
             }
         };
 
-        let Some(leaf) = quote.pck_chain().first() else {
-            return Err(DcapError::new(
-                attestd_dcap::ErrorCode::MalformedPckChain,
-                "the quote's PCK chain is empty",
-            )
-            .into());
-        };
-        let lookup = pck::lookup(leaf)?;
-        let (baseline, tcb_identifier) = tcb_baseline(configuration)?;
-        let key = CollateralKey {
-            tee: TeeType::Sgx,
-            fmspc: lookup.fmspc,
-            ca: lookup.ca,
-            tcb_evaluation_data_number: baseline,
-        };
-        let bundle = self.source.collateral(&key, now).await?;
-        // Every DCAP check, those of the collateral included (signatures, issuer chains, CRLs,
-        // validity windows), decides whether this evidence can be trusted: the answer is MAA's 400
-        // with the check's code, not a 503 that would invite a retry of evidence that will not pass.
-        // Only a missing bundle (CollateralNotFound, from the source) stays "unavailable".
-        let verified = self.quotes.verify(&quote, bundle.collateral(), now).map_err(|e| {
-            let mut e = EvidenceError::from(e);
-            e.kind = ErrorKind::InvalidEvidence;
-            e
-        })?;
-        if let Some(n) = baseline
-            && verified.tcb_evaluation_data_number != n
-        {
-            return Err(SgxError::new(
-                ErrorCode::TcbBaselineUnavailable,
-                format!(
-                    "x-ms-sgx-tcbidentifier selects TCB baseline {n} but the collateral found has TCB evaluation data number {}",
-                    verified.tcb_evaluation_data_number
-                ),
-            )
-            .into());
-        }
-        if !self.options.accepted_statuses.contains(verified.status) {
-            let advisories = if verified.advisory_ids.is_empty() {
-                String::new()
-            } else {
-                format!(" (advisories {})", verified.advisory_ids.join(", "))
-            };
-            return Err(DcapError::with_status(
-                attestd_dcap::ErrorCode::TcbStatusNotAccepted,
-                verified.status,
-                format!(
-                    "the TCB status of the platform is {}{advisories}, which this service does not accept",
-                    verified.status
-                ),
-            )
-            .into());
-        }
+        let (verified, bundle, tcb_identifier) = appraise_quote(
+            &self.quotes,
+            self.source.as_ref(),
+            &quote,
+            self.options.accepted_statuses,
+            configuration,
+            now,
+        )
+        .await?;
 
         if let Some(buf) = custom_claims {
             oe::parse_custom_claims(buf)?;

@@ -6,12 +6,12 @@ use std::time::SystemTime;
 
 use attestd_dcap::quote::{Quote, TeeType};
 use attestd_dcap::tcb::AcceptedStatuses;
-use attestd_dcap::{DcapError, QuoteVerifier, TrustAnchors};
+use attestd_dcap::{QuoteVerifier, TrustAnchors};
 use attestd_evidence::{
-    Appraisal, AttestationType, BoundData, ClaimSet, DataType, ErrorKind, Evidence, EvidenceError, Verifier,
-    VerifyContext, VerifyFuture,
+    Appraisal, AttestationType, BoundData, ClaimSet, DataType, Evidence, EvidenceError, Verifier, VerifyContext,
+    VerifyFuture,
 };
-use attestd_sgx::{CollateralKey, CollateralSource, tcb_baseline};
+use attestd_sgx::CollateralSource;
 use aws_lc_rs::digest;
 
 use crate::claims::{self, ClaimInputs};
@@ -29,8 +29,6 @@ pub enum ErrorCode {
     InitTimeDataMismatch,
     /// Data sent with `dataType` JSON is not JSON.
     BoundDataNotJson,
-    /// The policy pins a TCB evaluation data number that the collateral found does not have.
-    TcbBaselineUnavailable,
 }
 
 impl ErrorCode {
@@ -42,7 +40,6 @@ impl ErrorCode {
             ErrorCode::RuntimeDataMismatch => "RuntimeDataMismatch",
             ErrorCode::InitTimeDataMismatch => "InitTimeDataMismatch",
             ErrorCode::BoundDataNotJson => "BoundDataNotJson",
-            ErrorCode::TcbBaselineUnavailable => "TcbBaselineUnavailable",
         }
     }
 
@@ -139,53 +136,15 @@ impl TdxVerifier {
                 tail.len()
             )));
         }
-        let Some(leaf) = quote.pck_chain().first() else {
-            return Err(DcapError::new(
-                attestd_dcap::ErrorCode::MalformedPckChain,
-                "the quote's PCK chain is empty",
-            )
-            .into());
-        };
-        let lookup = attestd_sgx::pck::lookup(leaf)?;
-        let (baseline, _) = tcb_baseline(configuration)?;
-        let key = CollateralKey {
-            tee: TeeType::Tdx,
-            fmspc: lookup.fmspc,
-            ca: lookup.ca,
-            tcb_evaluation_data_number: baseline,
-        };
-        let bundle = self.source.collateral(&key, now).await?;
-        // As for SGX: every DCAP check, the collateral's included, decides about this evidence
-        // (400 with the check's code); only a missing bundle stays "unavailable" (503).
-        let verified = self.quotes.verify(&quote, bundle.collateral(), now).map_err(|e| {
-            let mut e = EvidenceError::from(e);
-            e.kind = ErrorKind::InvalidEvidence;
-            e
-        })?;
-        if let Some(n) = baseline
-            && verified.tcb_evaluation_data_number != n
-        {
-            return Err(ErrorCode::TcbBaselineUnavailable.error(format!(
-                "x-ms-sgx-tcbidentifier selects TCB baseline {n} but the collateral found has TCB evaluation data number {}",
-                verified.tcb_evaluation_data_number
-            )));
-        }
-        if !self.options.accepted_statuses.contains(verified.status) {
-            return Err(DcapError::with_status(
-                attestd_dcap::ErrorCode::TcbStatusNotAccepted,
-                verified.status,
-                format!(
-                    "the TCB status of the platform is {}{}, which this service does not accept",
-                    verified.status,
-                    if verified.advisory_ids.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (advisories {})", verified.advisory_ids.join(", "))
-                    }
-                ),
-            )
-            .into());
-        }
+        let (verified, _, _) = attestd_sgx::appraise_quote(
+            &self.quotes,
+            self.source.as_ref(),
+            &quote,
+            self.options.accepted_statuses,
+            configuration,
+            now,
+        )
+        .await?;
         let runtime = evidence
             .runtime_data
             .as_ref()
