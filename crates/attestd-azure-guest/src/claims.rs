@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use attestd_evidence::{Appraisal, ClaimValue};
+use attestd_evidence::{Appraisal, Attester, ClaimValue};
 use serde_json::{Map, Value, json};
 
 use crate::VerifiedGuest;
@@ -12,7 +12,8 @@ use crate::VerifiedGuest;
 /// The appraisal of a verified `AttestationInfo`: [`appraisal`]'s claims, the OS identity
 /// (`x-ms-azurevm-osbuild`, `-osdistro`, `-ostype`, `-osversion-major`, `-osversion-minor`,
 /// `-is-windows`), and `x-ms-runtime` = `{"client-payload": ClientPayload, "keys": [the certified
-/// encryption key as JWK "TpmEphemeralEncryptionKey"]}`.
+/// encryption key as JWK "TpmEphemeralEncryptionKey"]}`, and the boot-configuration claims of
+/// `TcgLogs` ([`crate::tcglog`]).
 pub fn info_appraisal(v: &crate::VerifiedInfo) -> Appraisal {
     let mut out = appraisal(&v.guest);
     let info = &v.info;
@@ -48,6 +49,7 @@ pub fn info_appraisal(v: &crate::VerifiedInfo) -> Appraisal {
         );
     }
     extra.push(("x-ms-runtime", Value::Object(runtime)));
+    extra.extend(v.boot_claims.iter().cloned());
     for (name, value) in extra {
         if let Some(c) = ClaimValue::from_json(value.clone()) {
             out.incoming.add(name, c);
@@ -64,7 +66,8 @@ pub fn info_appraisal(v: &crate::VerifiedInfo) -> Appraisal {
 ///   <HCL runtime data>}`.
 /// * `x-ms-azurevm-attested-pcrs` (indices) and attestd's `x-ms-azurevm-pcrs` (index → hex).
 /// * `x-ms-azurevm-vmid` and `secureboot` from the HCL runtime data's `vm-configuration`
-///   (`vmUniqueId`, `secure-boot`), which the hardware report vouches for.
+///   (`vmUniqueId`, `secure-boot`), which the hardware report vouches for; the VM id also names
+///   the attester for the monitor (see `attestd_evidence::Attester`).
 pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
     let mut tee = Map::new();
     tee.insert("x-ms-attestation-type".into(), json!("sevsnpvm"));
@@ -72,6 +75,7 @@ pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
         tee.insert(name.to_owned(), value.to_json());
     }
     tee.insert("x-ms-runtime".into(), g.runtime.json.clone());
+    let measurements = boot_measurements(g, &tee);
     let indices: Vec<u32> = g.pcrs.iter().map(|(i, _)| *i).collect();
     let pcrs: Map<String, Value> = g
         .pcrs
@@ -84,9 +88,14 @@ pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
         ("x-ms-azurevm-pcrs", Value::Object(pcrs)),
         ("x-ms-isolation-tee", Value::Object(tee)),
     ];
+    let mut attester = None;
     if let Some(config) = g.runtime.vm_configuration() {
         if let Some(id) = config.get("vmUniqueId").and_then(Value::as_str) {
             claims.push(("x-ms-azurevm-vmid", json!(id)));
+            attester = Some(Attester {
+                id: id.to_owned(),
+                measurements,
+            });
         }
         if let Some(sb) = config.get("secure-boot").and_then(Value::as_bool) {
             claims.push(("secureboot", json!(sb)));
@@ -102,5 +111,21 @@ pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
         token.insert(name.to_owned(), value);
     }
     out.token_claims = token;
+    out.attester = attester;
     out
+}
+
+/// What the attester monitor compares between two attestations of one VM: the vTPM's boot PCRs
+/// 0–7 (`PCR<i>` → hex) and the SEV-SNP launch measurement of its firmware (`launchmeasurement`).
+fn boot_measurements(g: &VerifiedGuest, tee: &Map<String, Value>) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = g
+        .pcrs
+        .iter()
+        .filter(|(i, _)| *i <= 7)
+        .map(|(i, v)| (format!("PCR{i}"), hex::encode(v)))
+        .collect();
+    if let Some(lm) = tee.get("x-ms-sevsnpvm-launchmeasurement").and_then(Value::as_str) {
+        m.insert("launchmeasurement".into(), lm.to_owned());
+    }
+    m
 }

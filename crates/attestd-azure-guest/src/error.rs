@@ -29,6 +29,10 @@ pub enum ErrorCode {
     /// The ephemeral encryption key is not certified by the attestation key (signature, structure
     /// or name).
     EncKeyCertificationInvalid,
+    /// `TcgLogs` is not a TCG PC Client event log (truncated, bad header, lying sizes).
+    TcgLogMalformed,
+    /// `TcgLogs` does not replay to a quoted PCR value.
+    TcgLogPcrMismatch,
 }
 
 impl ErrorCode {
@@ -46,6 +50,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedIsolation => "UnsupportedIsolation",
             ErrorCode::AikMismatch => "AikMismatch",
             ErrorCode::EncKeyCertificationInvalid => "EncKeyCertificationInvalid",
+            ErrorCode::TcgLogMalformed => "TcgLogMalformed",
+            ErrorCode::TcgLogPcrMismatch => "TcgLogPcrMismatch",
         }
     }
 

@@ -21,6 +21,7 @@ mod enc_key;
 mod error;
 pub mod hcl;
 pub mod seal;
+pub mod tcglog;
 mod verifier;
 pub mod vtpm;
 
@@ -58,6 +59,9 @@ pub struct VerifiedInfo {
     pub info: AttestationInfo,
     /// The ephemeral encryption key, certified by the attestation key, if one was sent.
     pub enc_key: Option<RsaPublicKey>,
+    /// MAA's boot-configuration claims read from `TcgLogs` after it replayed to the quoted PCRs
+    /// (see [`tcglog`]); empty without a log.
+    pub boot_claims: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// Verifies Azure CVM guest evidence.
@@ -167,10 +171,15 @@ impl GuestVerifier {
                 ));
             }
         };
+        let boot_claims = match &info.tcg_logs {
+            Some(log) => tcglog::boot_claims(log, &pcrs)?,
+            None => Vec::new(),
+        };
         Ok(VerifiedInfo {
             guest: VerifiedGuest { snp, runtime, pcrs },
             info,
             enc_key,
+            boot_claims,
         })
     }
 }

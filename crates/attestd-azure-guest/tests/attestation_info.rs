@@ -41,6 +41,38 @@ async fn an_attestation_info_of_real_evidence_verifies() {
 }
 
 #[tokio::test]
+async fn the_vm_is_named_for_the_attester_monitor_with_its_boot_measurements() {
+    let info = AttestationInfo::parse(document().to_string().as_bytes()).unwrap();
+    let verifier = GuestVerifier::new(Arc::new(SnpVerifier::with_bundled_roots().unwrap()));
+    let appraisal = claims::info_appraisal(&verifier.verify_info(info, when()).await.unwrap());
+    let c = serde_json::to_value(&appraisal.token_claims).unwrap();
+    let a = appraisal.attester.expect("an attester");
+    assert_eq!(a.id, "911B0EF8-9DBA-48B0-B275-4E4DF2D39252");
+    let names: Vec<&str> = a.measurements.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "PCR0",
+            "PCR1",
+            "PCR2",
+            "PCR3",
+            "PCR4",
+            "PCR5",
+            "PCR6",
+            "PCR7",
+            "launchmeasurement"
+        ]
+    );
+    assert_eq!(a.measurements["PCR0"], c["x-ms-azurevm-pcrs"]["0"].as_str().unwrap());
+    assert_eq!(
+        a.measurements["launchmeasurement"],
+        c["x-ms-isolation-tee"]["x-ms-sevsnpvm-launchmeasurement"]
+            .as_str()
+            .unwrap()
+    );
+}
+
+#[tokio::test]
 async fn every_field_is_checked_with_its_own_code() {
     let base = document();
     let with = |path: &[&str], v: Value| {
@@ -89,6 +121,12 @@ async fn every_field_is_checked_with_its_own_code() {
             "AttestationInfoMalformed",
         ),
         (with(&["OSVersionMajor"], json!("22")), "AttestationInfoMalformed"),
+        (with(&["TcgLogs"], json!(b64(b"not a log"))), "TcgLogMalformed"),
+        // A log whose PCR 12 is not the quoted one.
+        (
+            with(&["TcgLogs"], json!(b64(&windows_log(false).0))),
+            "TcgLogPcrMismatch",
+        ),
     ];
     for (doc, code) in cases {
         assert_eq!(verify(&doc).await.unwrap_err(), code);
@@ -101,4 +139,53 @@ async fn every_field_is_checked_with_its_own_code() {
     d["TpmInfo"]["PCRs"][0]["Index"] = json!(24);
     assert_eq!(verify(&d).await.unwrap_err(), "AttestationInfoMalformed");
     assert_eq!(verify(&json!([1])).await.unwrap_err(), "AttestationInfoMalformed");
+}
+
+/// A TCG log (SHA-256) with Windows' boot configuration in PCR 12 (kernel debugging on or off),
+/// and the PCR values it replays to.
+fn windows_log(kernel_debug: bool) -> (Vec<u8>, Vec<(u32, Vec<u8>)>) {
+    use attestd_tpm::eventlog::sipa;
+    let data = sipa::encode(&[
+        (sipa::BOOTDEBUGGING, vec![0]),
+        (sipa::OSKERNELDEBUG, vec![u8::from(kernel_debug)]),
+        (0x0005_0002, vec![1]), // CODEINTEGRITY
+    ]);
+    let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
+        .as_ref()
+        .try_into()
+        .unwrap();
+    let mut b = attestd_client::EventLogBuilder::new();
+    b.event(12, 6, &digest, &data); // EV_EVENT_TAG
+    let log = b.bytes().to_vec();
+    let parsed = attestd_tpm::eventlog::EventLog::parse(&log).unwrap();
+    let pcrs = parsed
+        .replay()
+        .into_iter()
+        .find(|(alg, _)| *alg == attestd_tpm::eventlog::HashAlg::Sha256)
+        .unwrap()
+        .1;
+    (log, pcrs)
+}
+
+#[test]
+fn tcg_logs_give_boot_claims_only_for_quoted_pcrs_they_reproduce() {
+    use attestd_azure_guest::tcglog::boot_claims;
+    for on in [false, true] {
+        let (log, pcrs) = windows_log(on);
+        let c: std::collections::BTreeMap<_, _> = boot_claims(&log, &pcrs).unwrap().into_iter().collect();
+        assert_eq!(c["x-ms-azurevm-kerneldebug-enabled"], json!(on));
+        assert_eq!(c["x-ms-azurevm-bootdebug-enabled"], json!(false));
+        assert_eq!(c["x-ms-azurevm-debuggersdisabled"], json!(!on));
+        assert_eq!(c["x-ms-azurevm-signingdisabled"], json!(false));
+    }
+    let (log, pcrs) = windows_log(true);
+    // PCR 12 not quoted: its events prove nothing, no claim.
+    assert!(boot_claims(&log, &[(0, vec![0; 32])]).unwrap().is_empty());
+    // Quoted with another value.
+    let other = vec![(12, vec![9u8; 32])];
+    assert_eq!(boot_claims(&log, &other).unwrap_err().code, "TcgLogPcrMismatch");
+    // Every truncation fails or yields no claims, never panics.
+    for n in 0..log.len() {
+        let _ = boot_claims(&log[..n], &pcrs);
+    }
 }

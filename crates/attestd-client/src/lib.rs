@@ -1,19 +1,21 @@
-//! The attester side of MAA's TPM protocol: a minimal TPM 2.0 command layer over a raw TCP TCTI
-//! (`swtpm socket --server type=tcp`), enough to create an attestation key, extend and read PCRs
-//! and quote them. Commands are marshalled here (TPM 2.0 Library Part 3), without libtss2.
+//! The attester side of MAA's TPM protocol: a minimal TPM 2.0 command layer, enough to create or
+//! load an attestation key, persist it, extend and read PCRs and quote them. Commands are
+//! marshalled here (TPM 2.0 Library Part 3), without libtss2; they reach the TPM through a
+//! [`Transport`] chosen by a tpm2-tools TCTI string ([`Tcti`]: `device`, `swtpm`, `mssim`).
 
 #![forbid(unsafe_code)]
 
 pub mod request;
+pub mod transport;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
+
+pub use transport::{DeviceTransport, MssimTransport, SocketTransport, Tcti, Transport};
 
 /// A failed TPM command or transport.
 #[derive(Debug)]
 pub enum TpmError {
-    /// The socket failed.
+    /// The device or socket failed.
     Io(std::io::Error),
     /// The TPM answered a response code other than success.
     Rc {
@@ -24,6 +26,41 @@ pub enum TpmError {
     },
     /// The response could not be parsed.
     Malformed(&'static str),
+    /// A TCTI configuration string that cannot be used; the message names the part.
+    Tcti(String),
+    /// A command or response above [`transport::MAX_MESSAGE_SIZE`].
+    TooLarge {
+        /// `command` or `response`.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// The reference simulator refused a signal or command (non-zero acknowledgement).
+    Simulator {
+        /// What was sent.
+        what: &'static str,
+        /// The signal or command code.
+        code: u32,
+        /// The acknowledgement.
+        ack: u32,
+    },
+    /// A key that cannot serve as the attestation key, or a handle outside its range.
+    Key(String),
+}
+
+impl TpmError {
+    /// A stable code for scripts and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TpmError::Io(_) => "TpmTransportFailed",
+            TpmError::Rc { .. } => "TpmCommandFailed",
+            TpmError::Malformed(_) => "TpmResponseMalformed",
+            TpmError::Tcti(_) => "TctiInvalid",
+            TpmError::TooLarge { .. } => "TpmMessageTooLarge",
+            TpmError::Simulator { .. } => "TpmSimulatorRefused",
+            TpmError::Key(_) => "AttestationKeyUnusable",
+        }
+    }
 }
 
 impl std::fmt::Display for TpmError {
@@ -32,6 +69,16 @@ impl std::fmt::Display for TpmError {
             TpmError::Io(e) => write!(f, "TPM transport: {e}"),
             TpmError::Rc { command, rc } => write!(f, "TPM command {command:#x} failed with rc {rc:#x}"),
             TpmError::Malformed(what) => write!(f, "malformed TPM response: {what}"),
+            TpmError::Tcti(m) => write!(f, "TCTI: {m}"),
+            TpmError::TooLarge { what, size } => write!(
+                f,
+                "TPM {what} of {size} bytes exceeds the {}-byte limit",
+                transport::MAX_MESSAGE_SIZE
+            ),
+            TpmError::Simulator { what, code, ack } => {
+                write!(f, "the TPM simulator refused {what} {code} (acknowledgement {ack:#x})")
+            }
+            TpmError::Key(m) => write!(f, "attestation key: {m}"),
         }
     }
 }
@@ -47,32 +94,118 @@ impl From<std::io::Error> for TpmError {
 const TPM_ST_NO_SESSIONS: u16 = 0x8001;
 const TPM_ST_SESSIONS: u16 = 0x8002;
 const TPM_RS_PW: u32 = 0x4000_0009;
+const TPM_RH_OWNER: u32 = 0x4000_0001;
 const TPM_RH_ENDORSEMENT: u32 = 0x4000_000B;
 const TPM_ALG_RSA: u16 = 0x0001;
 const TPM_ALG_SHA256: u16 = 0x000B;
 const TPM_ALG_NULL: u16 = 0x0010;
 const TPM_ALG_RSASSA: u16 = 0x0014;
+const CC_EVICT_CONTROL: u32 = 0x0120;
 const CC_CREATE_PRIMARY: u32 = 0x0131;
+const CC_STARTUP: u32 = 0x0144;
 const CC_PCR_EXTEND: u32 = 0x0182;
 const CC_PCR_READ: u32 = 0x017E;
 const CC_QUOTE: u32 = 0x0158;
 const CC_FLUSH_CONTEXT: u32 = 0x0165;
+const CC_READ_PUBLIC: u32 = 0x0173;
+/// TPM_RC_INITIALIZE: TPM2_Startup on a TPM that is already started.
+const RC_INITIALIZE: u32 = 0x0100;
+/// objectAttributes `restricted` and `sign`.
+const ATTR_RESTRICTED: u32 = 1 << 16;
+const ATTR_SIGN: u32 = 1 << 18;
+/// The persistent handles the owner hierarchy may use (TPM 2.0 Part 2, 7.5): 0x81000000–0x817FFFFF.
+pub const OWNER_PERSISTENT: std::ops::RangeInclusive<u32> = 0x8100_0000..=0x817F_FFFF;
+/// All persistent handles (TPM_HT_PERSISTENT).
+pub const PERSISTENT: std::ops::RangeInclusive<u32> = 0x8100_0000..=0x81FF_FFFF;
 
-/// A TPM reached over a raw TCP command socket.
+/// A TPM reached through a [`Transport`].
 #[derive(Debug)]
 pub struct Tpm {
-    stream: TcpStream,
+    transport: Box<dyn Transport>,
 }
 
 /// An attestation key in the TPM.
 #[derive(Clone, Debug)]
 pub struct AttestationKey {
-    /// Its transient handle.
+    /// Its handle: transient after [`Tpm::create_ak`], persistent after [`Tpm::load_ak`].
     pub handle: u32,
     /// Its `TPMT_PUBLIC`.
     pub public: Vec<u8>,
     /// The RSA modulus.
     pub modulus: Vec<u8>,
+}
+
+impl AttestationKey {
+    /// Whether the handle is persistent (it must not be flushed).
+    pub fn is_persistent(&self) -> bool {
+        PERSISTENT.contains(&self.handle)
+    }
+
+    /// The key's DER SubjectPublicKeyInfo (rsaEncryption, exponent 65537): what a CA certifies.
+    pub fn spki_der(&self) -> Vec<u8> {
+        rsa_spki_der(&self.modulus)
+    }
+
+    /// [`AttestationKey::spki_der`] as a PEM `PUBLIC KEY` block (64-column base64, LF).
+    pub fn spki_pem(&self) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.spki_der());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        pem
+    }
+}
+
+/// DER length octets.
+fn der_len(n: usize, out: &mut Vec<u8>) {
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes = n.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend(&bytes[skip..]);
+    }
+}
+
+fn der(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    der_len(content.len(), out);
+    out.extend(content);
+}
+
+/// SubjectPublicKeyInfo { rsaEncryption NULL, BIT STRING RSAPublicKey { n, 65537 } }.
+fn rsa_spki_der(modulus: &[u8]) -> Vec<u8> {
+    let n = {
+        let trimmed: Vec<u8> = modulus.iter().copied().skip_while(|b| *b == 0).collect();
+        let mut v = Vec::with_capacity(trimmed.len() + 1);
+        // INTEGER is signed: a leading 1 bit needs a zero octet.
+        if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+            v.push(0);
+        }
+        v.extend(trimmed);
+        v
+    };
+    let mut rsa_key = Vec::new();
+    der(0x02, &n, &mut rsa_key);
+    der(0x02, &[0x01, 0x00, 0x01], &mut rsa_key);
+    let mut rsa_seq = Vec::new();
+    der(0x30, &rsa_key, &mut rsa_seq);
+    let mut bits = vec![0u8]; // no unused bits
+    bits.extend(rsa_seq);
+    // 1.2.840.113549.1.1.1 and NULL parameters.
+    let alg: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut body = alg.to_vec();
+    der(0x03, &bits, &mut body);
+    let mut out = Vec::new();
+    der(0x30, &body, &mut out);
+    out
 }
 
 /// A quote and its signature.
@@ -123,27 +256,72 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The modulus of an attestation key's `TPMT_PUBLIC`, after checking that it is what the request
+/// claims: RSA, restricted signing, RSASSA-SHA256, 2048 bits, exponent 65537.
+fn ak_modulus(public: &[u8]) -> Result<Vec<u8>, TpmError> {
+    let unusable = |m: &str| TpmError::Key(m.to_owned());
+    let mut p = Reader { buf: public, at: 0 };
+    if p.u16("TPMT_PUBLIC type")? != TPM_ALG_RSA {
+        return Err(unusable("not an RSA key"));
+    }
+    p.u16("nameAlg")?;
+    let attributes = p.u32("objectAttributes")?;
+    if attributes & (ATTR_RESTRICTED | ATTR_SIGN) != ATTR_RESTRICTED | ATTR_SIGN {
+        return Err(unusable("not a restricted signing key"));
+    }
+    p.tpm2b("authPolicy")?;
+    if p.u16("symmetric")? != TPM_ALG_NULL {
+        return Err(unusable("a storage key (symmetric algorithm set), not a signing key"));
+    }
+    let scheme = p.u16("scheme")?;
+    let hash = p.u16("scheme hash")?;
+    if (scheme, hash) != (TPM_ALG_RSASSA, TPM_ALG_SHA256) {
+        return Err(unusable("its scheme is not RSASSA with SHA-256"));
+    }
+    if p.u16("keyBits")? != 2048 {
+        return Err(unusable("not an RSA-2048 key"));
+    }
+    if !matches!(p.u32("exponent")?, 0 | 65537) {
+        return Err(unusable("its public exponent is not 65537"));
+    }
+    let modulus = p.tpm2b("unique")?.to_vec();
+    if modulus.len() != 256 {
+        return Err(TpmError::Malformed("the RSA-2048 modulus is not 256 bytes"));
+    }
+    Ok(modulus)
+}
+
 impl Tpm {
-    /// Connects to a TCTI string `swtpm:host=H,port=P` (or `H:P`); the TPM must be started.
+    /// Opens the TPM a tpm2-tools TCTI string names (see [`Tcti::parse`]).
     pub fn connect(tcti: &str) -> Result<Tpm, TpmError> {
-        let addr = match tcti.strip_prefix("swtpm:") {
-            Some(opts) => {
-                let mut host = "127.0.0.1";
-                let mut port = "2321";
-                for kv in opts.split(',') {
-                    match kv.split_once('=') {
-                        Some(("host", h)) => host = h,
-                        Some(("port", p)) => port = p,
-                        _ => {}
-                    }
-                }
-                format!("{host}:{port}")
-            }
-            None => tcti.to_owned(),
+        Tpm::open(&Tcti::parse(tcti)?)
+    }
+
+    /// Opens the TPM of `tcti`. A simulator (`mssim`) is powered on and started (TPM2_Startup
+    /// CLEAR, a no-op on a TPM that is already started); devices and swtpm are taken as started.
+    pub fn open(tcti: &Tcti) -> Result<Tpm, TpmError> {
+        let mut tpm = Tpm {
+            transport: tcti.open()?,
         };
-        let stream = TcpStream::connect(addr)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Tpm { stream })
+        if matches!(tcti, Tcti::Mssim { .. }) {
+            tpm.startup_clear()?;
+        }
+        Ok(tpm)
+    }
+
+    /// A TPM over any transport.
+    pub fn with_transport(transport: impl Transport + 'static) -> Tpm {
+        Tpm {
+            transport: Box::new(transport),
+        }
+    }
+
+    /// TPM2_Startup(TPM_SU_CLEAR); a TPM that is already started (TPM_RC_INITIALIZE) is fine.
+    pub fn startup_clear(&mut self) -> Result<(), TpmError> {
+        match self.command(TPM_ST_NO_SESSIONS, CC_STARTUP, &0u16.to_be_bytes()) {
+            Ok(_) | Err(TpmError::Rc { rc: RC_INITIALIZE, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends one command, again while the TPM answers TPM_RC_RETRY / YIELDED / TESTING; returns
@@ -171,17 +349,18 @@ impl Tpm {
         cmd.extend(size.to_be_bytes());
         cmd.extend(cc.to_be_bytes());
         cmd.extend(body);
-        self.stream.write_all(&cmd)?;
-        let mut header = [0u8; 10];
-        self.stream.read_exact(&mut header)?;
-        let size = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as usize;
-        let rc = u32::from_be_bytes([header[6], header[7], header[8], header[9]]);
-        let mut rest = vec![0u8; size.checked_sub(10).ok_or(TpmError::Malformed("response size"))?];
-        self.stream.read_exact(&mut rest)?;
+        let response = self.transport.transmit(&cmd)?;
+        let mut r = Reader { buf: &response, at: 0 };
+        r.u16("response tag")?;
+        let size = r.u32("responseSize")? as usize;
+        let rc = r.u32("responseCode")?;
+        if size != response.len() {
+            return Err(TpmError::Malformed("responseSize differs from the response's length"));
+        }
         if rc != 0 {
             return Err(TpmError::Rc { command: cc, rc });
         }
-        Ok(rest)
+        Ok(response[10..].to_vec())
     }
 
     /// Creates a restricted RSA-2048 signing key (RSASSA-SHA256) under the endorsement hierarchy.
@@ -212,18 +391,76 @@ impl Tpm {
         let handle = r.u32("objectHandle")?;
         let _param_size = r.u32("parameterSize")?;
         let public = r.tpm2b("outPublic")?.to_vec();
-        let mut p = Reader { buf: &public, at: 0 };
-        p.take(2 + 2 + 4, "TPMT_PUBLIC header")?;
-        p.tpm2b("authPolicy")?;
-        if p.u16("symmetric")? != TPM_ALG_NULL {
-            return Err(TpmError::Malformed("AK with a symmetric algorithm"));
-        }
-        p.take(2 + 2 + 2 + 4, "RSA parameters")?;
-        let modulus = p.tpm2b("unique")?.to_vec();
+        let modulus = ak_modulus(&public)?;
         Ok(AttestationKey {
             handle,
             public,
             modulus,
+        })
+    }
+
+    /// TPM2_ReadPublic of `handle`: its `TPMT_PUBLIC` and its name.
+    pub fn read_public(&mut self, handle: u32) -> Result<(Vec<u8>, Vec<u8>), TpmError> {
+        let resp = self.command(TPM_ST_NO_SESSIONS, CC_READ_PUBLIC, &handle.to_be_bytes())?;
+        let mut r = Reader { buf: &resp, at: 0 };
+        let public = r.tpm2b("outPublic")?.to_vec();
+        let name = r.tpm2b("name")?.to_vec();
+        Ok((public, name))
+    }
+
+    /// Loads the persistent attestation key at `handle` (0x81xxxxxx), which must be a restricted
+    /// RSA-2048 RSASSA-SHA256 signing key with exponent 65537, such as [`Tpm::create_ak`] makes.
+    pub fn load_ak(&mut self, handle: u32) -> Result<AttestationKey, TpmError> {
+        if !PERSISTENT.contains(&handle) {
+            return Err(TpmError::Key(format!(
+                "handle {handle:#010x} is not a persistent handle (0x81000000-0x81ffffff)"
+            )));
+        }
+        let (public, _) = self.read_public(handle)?;
+        let modulus = ak_modulus(&public)?;
+        Ok(AttestationKey {
+            handle,
+            public,
+            modulus,
+        })
+    }
+
+    /// Makes the transient `ak` persistent at `persistent` (TPM2_EvictControl, owner
+    /// authorization, empty password) and returns it at its new handle. A handle that already
+    /// holds this very key (the primary AK is deterministic) is accepted as it is; one holding
+    /// another object is an error.
+    pub fn persist_ak(&mut self, ak: &AttestationKey, persistent: u32) -> Result<AttestationKey, TpmError> {
+        if !OWNER_PERSISTENT.contains(&persistent) {
+            return Err(TpmError::Key(format!(
+                "handle {persistent:#010x} is not an owner persistent handle (0x81000000-0x817fffff)"
+            )));
+        }
+        match self.read_public(persistent) {
+            Ok((public, _)) if public == ak.public => {
+                return Ok(AttestationKey {
+                    handle: persistent,
+                    ..ak.clone()
+                });
+            }
+            Ok(_) => {
+                return Err(TpmError::Key(format!(
+                    "handle {persistent:#010x} already holds another object; evict it first \
+                     (tpm2_evictcontrol -C o -c {persistent:#010x})"
+                )));
+            }
+            // TPM_RC_HANDLE (with a handle-number modifier): nothing there yet.
+            Err(TpmError::Rc { rc, .. }) if rc & 0x0BF == 0x08B => {}
+            Err(e) => return Err(e),
+        }
+        let mut body = Vec::new();
+        body.extend(TPM_RH_OWNER.to_be_bytes());
+        body.extend(ak.handle.to_be_bytes());
+        password_session(&mut body);
+        body.extend(persistent.to_be_bytes());
+        self.command(TPM_ST_SESSIONS, CC_EVICT_CONTROL, &body)?;
+        Ok(AttestationKey {
+            handle: persistent,
+            ..ak.clone()
         })
     }
 

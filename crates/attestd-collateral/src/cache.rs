@@ -30,6 +30,21 @@ impl Cached {
     }
 }
 
+/// A fetched response, not yet verified.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The body (at most 1 MiB).
+    pub body: Vec<u8>,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// A caller's single-flight turn for one key ([`CollateralCache::single_flight`]); released on drop.
+#[derive(Debug)]
+pub struct FlightGuard {
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
 /// How the cache answered so far (for metrics and tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FetchStats {
@@ -179,10 +194,7 @@ impl CollateralCache {
         let Some(http) = &self.http else {
             return Err(CollateralError::NotCached { key: key.to_owned() });
         };
-        let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(flights.entry(key.to_owned()).or_default())
-        };
+        let flight = self.flight(key);
         let _turn = flight.lock().await;
         // Whoever held the lock before us may have fetched it.
         if let Some(hit) = self.memory_entry(key, now) {
@@ -202,6 +214,49 @@ impl CollateralCache {
     }
 
     async fn fetch(&self, http: &reqwest::Client, url: &str, limit: &RateLimit) -> Result<Vec<u8>, CollateralError> {
+        Ok(self.fetch_with(http, url, limit).await?.body)
+    }
+
+    /// One GET of `url` with its response headers (e.g. the issuer chains Intel's PCS sends in
+    /// them), under the same rules as [`CollateralCache::get_or_fetch`]: spaced by `limit`,
+    /// HTTP 429 `Retry-After` honoured, the body capped at 1 MiB, the client's timeout. Nothing
+    /// is cached: the caller verifies the response first and then [`CollateralCache::put`]s what
+    /// it derives from it.
+    pub async fn fetch_response(&self, url: &str, limit: &RateLimit) -> Result<Response, CollateralError> {
+        let Some(http) = &self.http else {
+            return Err(CollateralError::NotCached { key: url.to_owned() });
+        };
+        self.fetch_with(http, url, limit).await
+    }
+
+    /// Takes the single-flight turn for `key`, waiting while another caller holds it. Callers
+    /// check what is cached after getting it: the one before them may have fetched it.
+    pub async fn single_flight(&self, key: &str) -> FlightGuard {
+        FlightGuard {
+            _turn: self.flight(key).lock_owned().await,
+        }
+    }
+
+    /// Takes the single-flight turn for `key` only if nobody holds it (for refreshes that need not
+    /// wait: the caller still has usable collateral).
+    pub fn try_single_flight(&self, key: &str) -> Option<FlightGuard> {
+        self.flight(key)
+            .try_lock_owned()
+            .ok()
+            .map(|turn| FlightGuard { _turn: turn })
+    }
+
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(flights.entry(key.to_owned()).or_default())
+    }
+
+    async fn fetch_with(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        limit: &RateLimit,
+    ) -> Result<Response, CollateralError> {
         limit.acquire().await?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         tracing::info!(url, "fetching collateral");
@@ -230,11 +285,15 @@ impl CollateralCache {
         if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return Err(fail(format!("the body is larger than {MAX_BODY_BYTES} bytes")));
         }
+        let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| fail(e.to_string()))?;
         if body.len() > MAX_BODY_BYTES {
             return Err(fail(format!("the body is larger than {MAX_BODY_BYTES} bytes")));
         }
-        Ok(body.to_vec())
+        Ok(Response {
+            body: body.to_vec(),
+            headers,
+        })
     }
 
     fn memory_entry(&self, key: &str, now: i64) -> Option<Arc<Cached>> {

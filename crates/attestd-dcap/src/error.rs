@@ -184,11 +184,7 @@ impl std::error::Error for DcapError {}
 
 impl From<DcapError> for EvidenceError {
     fn from(e: DcapError) -> Self {
-        EvidenceError {
-            code: e.code.as_str().into(),
-            message: e.message,
-            kind: e.code.kind(),
-        }
+        EvidenceError::new(e.code.as_str(), e.message, e.code.kind())
     }
 }
 

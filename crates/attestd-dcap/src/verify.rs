@@ -347,6 +347,16 @@ impl QuoteVerifier {
         })
     }
 
+    /// Verifies `collateral` alone at `now`, without a quote: its issuer chains to the anchors, the
+    /// root CA CRL, the TCB info, QE identity and PCK CRL signatures, and every validity window.
+    /// For collateral fetched from a PCS before it is kept; the result is cached by digest as for
+    /// [`QuoteVerifier::verify`].
+    pub fn verify_collateral(&self, collateral: &Collateral, now: SystemTime) -> Result<()> {
+        let now = unix_seconds(now)?;
+        let c = self.checked_collateral(collateral)?;
+        c.windows.iter().try_for_each(|w| w.check(now))
+    }
+
     fn checked_collateral(&self, collateral: &Collateral) -> Result<Arc<CheckedCollateral>> {
         let key = collateral.digest();
         if let Some(hit) = lock(&self.collateral).get(&key) {

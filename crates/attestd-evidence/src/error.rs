@@ -26,15 +26,30 @@ pub struct EvidenceError {
     pub message: String,
     /// The class of failure.
     pub kind: ErrorKind,
+    /// The identity the evidence claimed for its attester (see [`crate::Attester`]), when it was
+    /// readable before the check failed. Not verified: used only to record the failure in that
+    /// attester's history.
+    pub attester: Option<String>,
 }
 
 impl EvidenceError {
+    /// An error of `kind` (the verifier crates map their own error codes through this).
+    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>, kind: ErrorKind) -> Self {
+        EvidenceError {
+            code: code.into(),
+            message: message.into(),
+            kind,
+            attester: None,
+        }
+    }
+
     /// An error for evidence that is malformed or fails a check.
     pub fn invalid(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         EvidenceError {
             code: code.into(),
             message: message.into(),
             kind: ErrorKind::InvalidEvidence,
+            attester: None,
         }
     }
 
@@ -44,6 +59,7 @@ impl EvidenceError {
             code: code.into(),
             message: message.into(),
             kind: ErrorKind::CollateralUnavailable,
+            attester: None,
         }
     }
 
@@ -53,7 +69,16 @@ impl EvidenceError {
             code: Cow::Borrowed("InternalError"),
             message: message.into(),
             kind: ErrorKind::Internal,
+            attester: None,
         }
+    }
+}
+
+impl EvidenceError {
+    /// The same error, noting which attester the evidence claimed to come from.
+    pub fn with_attester(mut self, id: impl Into<String>) -> Self {
+        self.attester = Some(id.into());
+        self
     }
 }
 

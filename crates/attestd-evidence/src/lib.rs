@@ -64,6 +64,20 @@ pub struct Appraisal {
     /// it (MAA's AzureGuest answer is sealed to a key of the attester's TPM); `None` returns
     /// the token as it is.
     pub seal: Option<std::sync::Arc<dyn SealToken>>,
+    /// Which machine attested and what it measured, for evidence that identifies its attester
+    /// durably (a TPM's attestation key): the service keeps each attester's history and alerts
+    /// when its measurements change or it starts failing.
+    pub attester: Option<Attester>,
+}
+
+/// A durably identified attester and the measurements whose change is worth an alert.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attester {
+    /// Stable identity of the machine, unique within its attestation type (TPM: `aikPubHash`).
+    pub id: String,
+    /// The measurements, by name (TPM: `"PCR0"`…`"PCR7"` → hex digest). Two attestations of one
+    /// attester whose maps differ mean its boot path changed.
+    pub measurements: BTreeMap<String, String>,
 }
 
 /// Wraps an issued token for the attester (e.g. encrypts it to a key only the attester's TPM

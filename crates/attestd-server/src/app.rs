@@ -37,6 +37,8 @@ pub fn build(state: AppState) -> Router {
             get(admin::show_provider).delete(admin::delete_provider),
         )
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/attesters", get(admin::attesters))
+        .route("/admin/attesters/history", get(admin::attester_history))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -12,6 +12,7 @@ mod exchange;
 mod keystore;
 pub mod management;
 mod metadata;
+pub mod monitor;
 mod pipeline;
 pub mod policy;
 mod provider;
@@ -37,6 +38,8 @@ pub struct Service {
     providers: Providers,
     verifiers: VerifierRegistry,
     audit: audit::AuditSink,
+    /// Attester histories and alerts (see `monitor`).
+    monitor: monitor::Monitor,
     /// Seals the state of multi-round protocols (see `exchange`).
     exchange_secret: exchange::ExchangeSecret,
 }
@@ -64,12 +67,14 @@ impl Service {
         providers.ensure_default().await?;
         let exchange_secret = exchange::ExchangeSecret::load_or_create(&store, config.master_key.as_ref()).await?;
         let audit = audit::AuditSink::start(store.clone());
+        let monitor = monitor::Monitor::start(store.clone());
         Ok(Service {
             config,
             store,
             providers,
             verifiers,
             audit,
+            monitor,
             exchange_secret,
         })
     }
@@ -95,6 +100,11 @@ impl Service {
                             Ok(n) => tracing::info!(removed = n, "pruned the audit log"),
                             Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
                         }
+                        match service.store.prune_attester_events(before).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(removed = n, "pruned attester histories"),
+                            Err(e) => tracing::warn!(error = %e, "pruning attester histories failed"),
+                        }
                     }
                 }
             }
@@ -104,6 +114,31 @@ impl Service {
     /// Waits until every queued attestation audit record is written.
     pub async fn flush_audit(&self) {
         self.audit.flush().await;
+    }
+
+    /// Waits until every attestation observed so far is in its attester's history.
+    pub async fn flush_monitor(&self) {
+        self.monitor.flush().await;
+    }
+
+    /// The attesters of `provider` (all providers when `None`) that attestd has seen, most
+    /// recently seen first.
+    pub async fn attesters(
+        &self,
+        provider: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<attestd_store::AttesterRecord>, ServiceError> {
+        Ok(self.store.attesters(provider, limit).await?)
+    }
+
+    /// The history of attester `id` (of `provider`, or any provider when `None`), newest first.
+    pub async fn attester_history(
+        &self,
+        provider: Option<&str>,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<attestd_store::AttesterEvent>, ServiceError> {
+        Ok(self.store.attester_events(provider, id, limit).await?)
     }
 
     /// The configuration.

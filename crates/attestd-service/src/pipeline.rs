@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::Service;
 use attestd_store::AuditRecord;
+use attestd_token::HeaderForm;
 
 use crate::error::ServiceError;
 use crate::policy::ActivePolicy;
@@ -112,9 +113,24 @@ impl Service {
             now: SystemTime::now(),
             configuration: &policy.configuration,
         };
-        let appraisal = verifier.verify(evidence, &ctx).await?;
+        let draft = options.draft_policy.is_some();
+        let mut appraisal = match verifier.verify(evidence, &ctx).await {
+            Ok(a) => a,
+            Err(e) => {
+                if let (Some(id), false) = (&e.attester, draft) {
+                    self.note_attester(provider, t, id.clone(), None, Some(&e.code));
+                }
+                return Err(e.into());
+            }
+        };
+        let attester = appraisal.attester.take();
         let seal = appraisal.seal.clone();
-        let token = self.issue(provider, t, &policy, appraisal, options)?;
+        let issued = self.issue(provider, t, &policy, appraisal, options);
+        if let (Some(a), false) = (attester, draft) {
+            let code = issued.as_ref().err().map(ServiceError::code);
+            self.note_attester(provider, t, a.id, Some(a.measurements), code);
+        }
+        let token = issued?;
         match seal {
             Some(s) => Ok(s.seal(&token)?),
             None => Ok(token),
@@ -162,10 +178,11 @@ impl Service {
             }
         }
         claims.insert("x-ms-policy".into(), Value::Object(issued.into_iter().collect()));
+        let form = header_form(t, evaluation.properties.value("omit_x5c").and_then(|v| v.as_bool()));
         let token = if options.draft_policy.is_some() {
-            provider.signer.unsecured(&claims)?
+            provider.signer.unsecured_with(&claims, form)?
         } else {
-            provider.signer.sign(&claims)?
+            provider.signer.sign_with(&claims, form)?
         };
         Ok(token)
     }
@@ -189,6 +206,18 @@ impl Service {
     }
 }
 
+/// The token's JOSE header for the policy's `omit_x5c` property claim (reference B.6, C.1): true
+/// sends the certificate's thumbprint (`x5t`) instead of the chain, false sends the chain (`x5c`);
+/// unset, TPM reports carry `x5c` and the other types MAA's plain header.
+fn header_form(t: AttestationType, omit_x5c: Option<bool>) -> HeaderForm {
+    match omit_x5c {
+        Some(true) => HeaderForm::X5t,
+        Some(false) => HeaderForm::X5c,
+        None if t == AttestationType::Tpm => HeaderForm::X5c,
+        None => HeaderForm::Plain,
+    }
+}
+
 /// Policy-issued claims as a sorted map; a repeated name keeps its last value, as MAA's tokens show
 /// one value per claim.
 fn sorted_object(claims: &ClaimSet) -> BTreeMap<String, Value> {
@@ -202,4 +231,23 @@ fn new_jti() -> Result<String, ServiceError> {
         .fill(&mut bytes)
         .map_err(|_| ServiceError::Internal("random number generator failed".into()))?;
     Ok(hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn omit_x5c_decides_the_header_for_every_type() {
+        for t in AttestationType::ALL {
+            assert_eq!(header_form(t, Some(true)), HeaderForm::X5t, "{t}");
+            assert_eq!(header_form(t, Some(false)), HeaderForm::X5c, "{t}");
+            let default = if t == AttestationType::Tpm {
+                HeaderForm::X5c
+            } else {
+                HeaderForm::Plain
+            };
+            assert_eq!(header_form(t, None), default, "{t}");
+        }
+    }
 }

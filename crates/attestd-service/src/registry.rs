@@ -188,6 +188,7 @@ impl Providers {
             tracing::info!(provider = %name, kid = %active.kid, %issuer, "re-issued the signing certificate for a new issuer URL");
             active.certificate = cert;
         }
+        let certificate = active.certificate.clone();
 
         let jwks = JwkSet {
             keys: keys
@@ -204,7 +205,11 @@ impl Providers {
         let openid_json: Arc<[u8]> = serde_json::to_vec(&OpenIdMetadata::new(&issuer, key.algorithm().as_str()))
             .map_err(|e| ServiceError::Internal(e.to_string()))?
             .into();
-        let signer = TokenSigner::new(Arc::new(key), &format!("{issuer}/certs"))?;
+        let signer = TokenSigner::with_certificate_chain(
+            Arc::new(key),
+            &format!("{issuer}/certs"),
+            std::slice::from_ref(&certificate),
+        )?;
         let settings: ProviderSettings = serde_json::from_str(&record.settings)
             .map_err(|e| ServiceError::Config(format!("provider '{name}': settings: {e}")))?;
         let authenticator = settings

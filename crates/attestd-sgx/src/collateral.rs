@@ -125,6 +125,32 @@ impl SgxCollateral {
         })
     }
 
+    /// Wraps collateral built from raw PCS responses (`Collateral::from_parts`), whose signatures
+    /// it carries.
+    pub fn from_collateral(collateral: Collateral) -> Result<SgxCollateral, EvidenceError> {
+        let (tcb, qe) = (*collateral.tcb_info_signature(), *collateral.qe_identity_signature());
+        SgxCollateral::new(collateral, tcb, qe)
+    }
+
+    /// The bundle as QvE-style JSON (the form [`SgxCollateral::from_json`] reads and
+    /// `attestd collateral import` stores): the signed texts byte-exact, CRLs as hex DER.
+    pub fn to_json(&self) -> Vec<u8> {
+        let c = &self.collateral;
+        serde_json::json!({
+            "pck_crl_issuer_chain": c.pck_crl_issuer_chain_pem(),
+            "root_ca_crl": hex::encode(c.root_ca_crl_der()),
+            "pck_crl": hex::encode(c.pck_crl_der()),
+            "tcb_info_issuer_chain": c.tcb_info_issuer_chain_pem(),
+            "tcb_info": c.tcb_info_text(),
+            "tcb_info_signature": hex::encode(c.tcb_info_signature()),
+            "qe_identity_issuer_chain": c.qe_identity_issuer_chain_pem(),
+            "qe_identity": c.qe_identity_text(),
+            "qe_identity_signature": hex::encode(c.qe_identity_signature()),
+        })
+        .to_string()
+        .into_bytes()
+    }
+
     /// The collateral.
     pub fn collateral(&self) -> &Collateral {
         &self.collateral
@@ -324,6 +350,19 @@ mod tests {
         };
         let e = s.select(&key, SystemTime::UNIX_EPOCH).err().map(|e| e.code);
         assert_eq!(e.as_deref(), Some("CollateralNotFound"));
+    }
+
+    #[test]
+    fn a_bundle_round_trips_through_its_json() {
+        let ca = attestd_testkit::dcap::TestCa::new();
+        let p = ca.platform([1, 2, 3, 4, 5, 6], None);
+        let a = SgxCollateral::from_json(&p.bundle).expect("bundle");
+        let b = SgxCollateral::from_json(&a.to_json()).expect("round trip");
+        assert_eq!(a.collateral().digest(), b.collateral().digest());
+        assert_eq!(a.hashes(), b.hashes());
+        let c = SgxCollateral::from_collateral(a.collateral().clone()).expect("from collateral");
+        assert_eq!(c.store_key(), a.store_key());
+        assert_eq!(c.hashes(), a.hashes());
     }
 
     #[test]

@@ -123,11 +123,7 @@ impl std::error::Error for SgxError {}
 
 impl From<SgxError> for EvidenceError {
     fn from(e: SgxError) -> Self {
-        EvidenceError {
-            code: e.code.as_str().into(),
-            message: e.message,
-            kind: e.code.kind(),
-        }
+        EvidenceError::new(e.code.as_str(), e.message, e.code.kind())
     }
 }
 

@@ -148,11 +148,7 @@ impl std::error::Error for SnpError {}
 
 impl From<SnpError> for EvidenceError {
     fn from(e: SnpError) -> Self {
-        EvidenceError {
-            code: e.code.as_str().into(),
-            message: e.message,
-            kind: e.code.kind(),
-        }
+        EvidenceError::new(e.code.as_str(), e.message, e.code.kind())
     }
 }
 

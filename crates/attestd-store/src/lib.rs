@@ -28,6 +28,7 @@ macro_rules! on_pool {
     };
 }
 
+mod attesters;
 mod audit;
 mod collateral;
 mod error;
@@ -35,6 +36,7 @@ mod keys;
 mod policies;
 mod providers;
 
+pub use attesters::{AttesterEvent, AttesterRecord};
 pub use audit::{AuditFilter, AuditRecord};
 pub use error::StoreError;
 pub use policies::{CertificateRecord, PolicyRecord, ReplayGuard};

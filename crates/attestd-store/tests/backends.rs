@@ -90,6 +90,7 @@ async fn exercise(store: &Store) {
 
     policies_and_certificates(store).await;
     audit_and_collateral(store).await;
+    attesters(store).await;
     assert!(store.delete_provider("alpha").await.expect("delete"));
     assert!(!store.delete_provider("alpha").await.expect("delete again"));
     assert!(store.policies("alpha").await.expect("cascade").is_empty());
@@ -330,6 +331,82 @@ async fn audit_and_collateral(store: &Store) {
         store.collateral_keys("sgx/").await.expect("keys"),
         ["sgx/tcb/00906ED50000"]
     );
+}
+
+/// Attester state is upserted with its history entry; lists and histories come newest first.
+async fn attesters(store: &Store) {
+    use attestd_store::{AttesterEvent, AttesterRecord};
+    assert_eq!(store.attester("default", "Tpm", "aik1").await.expect("get"), None);
+    let mut state = AttesterRecord {
+        provider: "default".into(),
+        attestation_type: "Tpm".into(),
+        attester_id: "aik1".into(),
+        first_seen: 100,
+        last_seen: 100,
+        last_outcome: "success".into(),
+        baseline: Some(r#"{"PCR0":"aa"}"#.into()),
+        baseline_at: Some(100),
+        successes: 1,
+        ..AttesterRecord::default()
+    };
+    let event = |at: i64, outcome: &str, alert: Option<&str>| AttesterEvent {
+        provider: "default".into(),
+        attestation_type: "Tpm".into(),
+        attester_id: "aik1".into(),
+        at,
+        outcome: outcome.into(),
+        alert: alert.map(str::to_owned),
+        ..AttesterEvent::default()
+    };
+    store
+        .save_attester(&state, &event(100, "success", None))
+        .await
+        .expect("save");
+    state.last_seen = 200;
+    state.last_outcome = "failure".into();
+    state.last_error_code = Some("QuoteSignatureInvalid".into());
+    state.failures = 1;
+    store
+        .save_attester(&state, &event(200, "failure", Some("AttestationFailed")))
+        .await
+        .expect("update");
+    assert_eq!(
+        store.attester("default", "Tpm", "aik1").await.expect("get"),
+        Some(state.clone())
+    );
+    let other = AttesterRecord {
+        attester_id: "aik2".into(),
+        last_seen: 300,
+        ..state.clone()
+    };
+    store
+        .save_attester(
+            &other,
+            &AttesterEvent {
+                attester_id: "aik2".into(),
+                ..event(300, "success", None)
+            },
+        )
+        .await
+        .expect("save other");
+    let ids: Vec<_> = store
+        .attesters(Some("default"), 0)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.attester_id)
+        .collect();
+    assert_eq!(ids, ["aik2", "aik1"]);
+    assert!(store.attesters(Some("nobody"), 0).await.expect("list").is_empty());
+    let history = store
+        .attester_events(Some("default"), "aik1", 0)
+        .await
+        .expect("history");
+    let seen: Vec<_> = history.iter().map(|e| (e.at, e.alert.clone())).collect();
+    assert_eq!(seen, [(200, Some("AttestationFailed".to_owned())), (100, None)]);
+    assert_eq!(store.attester_events(None, "aik1", 1).await.expect("history").len(), 1);
+    assert_eq!(store.prune_attester_events(150).await.expect("prune"), 1);
+    assert_eq!(store.attester_events(None, "aik1", 0).await.expect("history").len(), 1);
 }
 
 #[tokio::test]

@@ -22,6 +22,10 @@ pub struct Header {
     /// Certificate chain, leaf first, standard base64 DER.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub x5c: Option<Vec<String>>,
+    /// SHA-1 thumbprint of the signing certificate (DER), base64url; what MAA sends instead of
+    /// `x5c` when a policy sets `omit_x5c`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x5t: Option<String>,
     /// An embedded public key.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub jwk: Option<serde_json::Value>,

@@ -1,7 +1,8 @@
 //! JWS, JWT and JWKS for attestd, on aws-lc-rs.
 //!
 //! - [`SigningKey`]: a parsed private key (RS256, PS256, ES256, ES384) with MAA's `kid`.
-//! - [`TokenSigner`]: issues JWTs with a pre-encoded header; unsecured (`alg: none`) results too.
+//! - [`TokenSigner`]: issues JWTs with pre-encoded headers ([`HeaderForm`]: plain, `x5c` or `x5t`);
+//!   unsecured (`alg: none`) results too.
 //! - [`Jwk`]/[`JwkSet`]: the `/certs` document; [`PublicKey`] parses the keys they carry.
 //! - [`verify`]: the relying-party check (signature, key, `exp`/`nbf`, `iss`).
 //!
@@ -21,7 +22,7 @@ mod verify;
 
 pub use alg::{Algorithm, KeyKind, UnsupportedAlgorithm};
 pub use error::TokenError;
-pub use issue::TokenSigner;
+pub use issue::{HeaderForm, TokenSigner};
 pub use jwks::{Jwk, JwkSet, PublicKey};
 pub use jws::{Header, Jws, encode_unsecured};
 pub use keys::{Pkcs8Der, SigningKey, maa_kid, self_signed_certificate, spki_pem};

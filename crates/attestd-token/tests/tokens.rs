@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use attestd_token::{
-    Algorithm, Jwk, JwkSet, KeySet, SigningKey, TokenError, TokenSigner, Validation, b64, maa_kid,
+    Algorithm, HeaderForm, Jwk, JwkSet, KeySet, SigningKey, TokenError, TokenSigner, Validation, b64, maa_kid,
     self_signed_certificate, verify,
 };
 use serde_json::json;
@@ -317,4 +317,84 @@ fn recorded_maa_tokens_verify_against_recorded_certs() {
         .count();
     assert!(verified >= 10, "only {verified} recorded attestation tokens found");
     assert_eq!(verified, confirmed);
+}
+
+/// The header of `token` as parsed JSON and as its exact text.
+fn header_of(token: &str) -> (serde_json::Value, String) {
+    let bytes = b64::decode_url_strict(token.split('.').next().expect("header")).expect("b64");
+    let text = String::from_utf8(bytes).expect("utf8");
+    (serde_json::from_str(&text).expect("json"), text)
+}
+
+#[test]
+fn certificate_header_forms_carry_x5c_or_x5t_and_still_verify_by_kid() {
+    for alg in Algorithm::ALL {
+        let (key, pkcs8) = SigningKey::generate(alg).expect("key");
+        let cert = self_signed_certificate(alg, &pkcs8.0, ISSUER, time::OffsetDateTime::now_utc()).expect("cert");
+        let jwks = JwkSet {
+            keys: vec![Jwk::for_certificates(key.kid(), alg.kty(), std::slice::from_ref(&cert))],
+        };
+        let keys = KeySet::from_jwks(&jwks).expect("keys");
+        let signer =
+            TokenSigner::with_certificate_chain(Arc::new(key), &format!("{ISSUER}/certs"), std::slice::from_ref(&cert))
+                .expect("signer");
+        assert!(signer.has_certificates());
+
+        // Plain: exactly MAA's instance header, as `sign` gives.
+        let plain = signer.sign_with(&claims(), HeaderForm::Plain).expect("plain");
+        let (h, text) = header_of(&plain);
+        assert_eq!(h.as_object().expect("object").len(), 4, "{text}");
+        assert_eq!(header_of(&signer.sign(&claims()).expect("sign")).1, text);
+
+        // X5c: the chain in standard base64, after MAA's members; verifies by kid.
+        let with = signer.sign_with(&claims(), HeaderForm::X5c).expect("x5c");
+        let v = verify(&with, &keys, &validation()).expect("x5c token verifies");
+        assert_eq!(v.header.x5c, Some(vec![b64::encode_std(&cert)]), "{alg}");
+        assert_eq!(v.header.x5t, None);
+        let (_, text) = header_of(&with);
+        assert!(text.starts_with(&format!("{{\"alg\":\"{alg}\",\"jku\":")), "{text}");
+        assert!(text.contains("\"typ\":\"JWT\",\"x5c\":["), "{text}");
+
+        // X5t: no chain, the leaf's SHA-1 thumbprint (base64url); verifies by kid too.
+        let thumb = signer.sign_with(&claims(), HeaderForm::X5t).expect("x5t");
+        let v = verify(&thumb, &keys, &validation()).expect("x5t token verifies");
+        assert_eq!(v.header.x5c, None, "{alg}");
+        let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert);
+        assert_eq!(v.header.x5t.as_deref(), Some(b64::encode_url(sha1.as_ref()).as_str()));
+        assert!(!header_of(&thumb).1.contains("x5c"));
+
+        // Unsecured results take the same forms and stay refused.
+        let draft = signer
+            .unsecured_with(&claims(), HeaderForm::X5c)
+            .expect("unsecured x5c");
+        assert_eq!(header_of(&draft).0["alg"], "none");
+        assert!(header_of(&draft).0["x5c"].is_array());
+        assert_eq!(
+            verify(&draft, &keys, &validation()).expect_err("none"),
+            TokenError::Unsecured
+        );
+    }
+}
+
+#[test]
+fn certificate_forms_need_a_chain_for_the_signing_key() {
+    let f = fixture(Algorithm::ES256);
+    assert!(!f.signer.has_certificates());
+    for form in [HeaderForm::X5c, HeaderForm::X5t] {
+        let err = f.signer.sign_with(&claims(), form).expect_err("no chain");
+        assert_eq!(err.code(), "KeyError", "{form:?}");
+        assert!(f.signer.unsecured_with(&claims(), form).is_err());
+    }
+    // A leaf certificate of another key is refused at construction.
+    let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+    let (_, other) = SigningKey::generate(Algorithm::ES256).expect("other");
+    let foreign =
+        self_signed_certificate(Algorithm::ES256, &other.0, ISSUER, time::OffsetDateTime::now_utc()).expect("cert");
+    let err = TokenSigner::with_certificate_chain(Arc::new(key), ISSUER, &[foreign]).expect_err("foreign leaf");
+    assert_eq!(err.code(), "InvalidKey");
+    // Garbage instead of a certificate too.
+    let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+    let err =
+        TokenSigner::with_certificate_chain(Arc::new(key), ISSUER, &[vec![0x30, 0x03, 1, 2, 3]]).expect_err("not DER");
+    assert_eq!(err.code(), "InvalidKey");
 }

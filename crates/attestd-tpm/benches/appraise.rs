@@ -31,6 +31,7 @@ fn evidence() -> (TpmEvidence, Vec<u8>) {
         pcrs: vec![(HashAlg::Sha256, q.pcrs.iter().map(|(i, v)| (*i, v.clone())).collect())],
         quote: q.quote.clone(),
         signature: q.sig.clone(),
+        ..TpmEvidence::default()
     };
     (ev, gce::ca("tpm_ek_root_1.cer"))
 }

@@ -6,7 +6,9 @@
 pub mod aik;
 pub mod appraise;
 pub mod eventlog;
+pub mod pcp;
 pub mod protocol;
 pub mod quote;
 pub mod request;
+pub mod vbs;
 pub mod verifier;

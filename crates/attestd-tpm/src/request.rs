@@ -1,6 +1,9 @@
 //! The attestation request of MAA's TPM protocol (reference E.2, message 3): a JWS of type
 //! `attReq` (v1) or `attReqV2` (v2), signed by the key it carries (`attest_key` / `request_key`)
-//! to prove possession, whose payload holds the TPM evidence.
+//! to prove possession, whose payload holds the TPM evidence: v2 `current_attestation` (and
+//! `boot_attestation`), v1 Windows PCP platform claims (`current_claim`, `boot_claim`, see
+//! [`crate::pcp`]) with the SRTM logs. `att_type: "vbs"` wraps the same object in
+//! `report_signed` next to the VBS enclave report `vsm_report`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +15,9 @@ use attestd_token::{Algorithm, Jwk};
 
 use crate::appraise::TpmEvidence;
 use crate::eventlog::HashAlg;
+use crate::pcp;
 use crate::quote::{PublicKey, QuoteError};
+use crate::vbs::VbsEvidence;
 
 fn err(code: &'static str, message: impl Into<String>) -> QuoteError {
     QuoteError::new(code, message)
@@ -104,6 +109,17 @@ struct CurrentAttestation {
     signature: String,
 }
 
+/// v1 `tpm_att_data` (Windows): logs from `Tbsi_Get_TCG_Log_Ex`, PCP platform claims.
+#[derive(Deserialize)]
+struct V1Attestation {
+    srtm_boot_log: Option<String>,
+    srtm_resume_log: Option<String>,
+    aik_cert: Option<String>,
+    aik_pub: Option<Jwk>,
+    current_claim: Option<String>,
+    boot_claim: Option<String>,
+}
+
 /// Parses `request` (the JWS text) and checks its signature with the key it carries.
 pub fn parse(request: &str) -> Result<AttestRequest, QuoteError> {
     let malformed = |m: &str| err("InvalidRequest", format!("the attestation request: {m}"));
@@ -170,16 +186,24 @@ pub fn parse(request: &str) -> Result<AttestRequest, QuoteError> {
         None => None,
     };
     let tpm = &data["tpm_att_data"];
-    let evidence = if version == 2 {
+    let mut evidence = if version == 2 {
         let current: CurrentAttestation = serde_json::from_value(tpm["current_attestation"].clone())
             .map_err(|e| malformed(&format!("current_attestation: {e}")))?;
-        evidence_v2(current)?
+        let mut evidence = evidence_v2(current)?;
+        if let Some(boot) = tpm.get("boot_attestation").filter(|b| !b.is_null()) {
+            let boot: CurrentAttestation =
+                serde_json::from_value(boot.clone()).map_err(|e| malformed(&format!("boot_attestation: {e}")))?;
+            evidence.boot = Some(Box::new(evidence_v2(boot)?));
+        }
+        evidence
     } else {
-        return Err(err(
-            "UnsupportedRequestVersion",
-            "attReq (v1, Windows claims format) is not supported yet; send attReqV2",
-        ));
+        let v1: V1Attestation =
+            serde_json::from_value(tpm.clone()).map_err(|e| malformed(&format!("tpm_att_data: {e}")))?;
+        evidence_v1(v1)?
     };
+    if att_type == "vbs" {
+        evidence.vbs = Some(vbs_evidence(payload_text, &payload["att_data"]["vsm_report"])?);
+    }
     let mut other_keys = Vec::new();
     if let Some(list) = data["other_keys"].as_array() {
         if list.len() > 2 {
@@ -267,6 +291,88 @@ fn key_object(text: &str, version: u8) -> Result<KeyObject, QuoteError> {
     Ok(KeyObject { jwk, jwk_text, info })
 }
 
+/// The VBS report (`vsm_report`: v1 a base64url string, v2 `{"enclave": {"report": …}}`) and
+/// the exact text of `report_signed`, which the report's `EnclaveData` hashes.
+fn vbs_evidence(payload: &str, vsm_report: &Value) -> Result<VbsEvidence, QuoteError> {
+    #[derive(Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        att_data: &'a RawValue,
+    }
+    #[derive(Deserialize)]
+    struct Data<'a> {
+        #[serde(borrow)]
+        report_signed: &'a RawValue,
+    }
+    let bad = |e: serde_json::Error| err("InvalidRequest", format!("att_data.report_signed: {e}"));
+    let outer: Outer<'_> = serde_json::from_str(payload).map_err(bad)?;
+    let data: Data<'_> = serde_json::from_str(outer.att_data.get()).map_err(bad)?;
+    let report = match vsm_report {
+        Value::String(s) => s.as_str(),
+        Value::Object(_) => vsm_report["enclave"]["report"]
+            .as_str()
+            .ok_or_else(|| err("VbsReportMissing", "att_data.vsm_report has no enclave.report string"))?,
+        _ => {
+            return Err(err(
+                "VbsReportMissing",
+                "an att_type \"vbs\" request without att_data.vsm_report",
+            ));
+        }
+    };
+    Ok(VbsEvidence {
+        report: b64("vsm_report", report)?,
+        report_signed: data.report_signed.get().to_owned(),
+    })
+}
+
+/// A non-empty base64url log field.
+fn log_field(field: &str, value: &Option<String>) -> Result<Option<Vec<u8>>, QuoteError> {
+    match value.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => Ok(Some(b64(field, s)?)),
+    }
+}
+
+/// A v1 attestation: the current claim, with the log it embeds, else the resume log (after a
+/// hibernation the PCRs restarted with it), else the boot log; the boot claim with its own log
+/// or the boot log. DRTM logs are not replayed (their PCRs 17–22 start from locality values).
+fn evidence_v1(v: V1Attestation) -> Result<TpmEvidence, QuoteError> {
+    let aik_pub = match &v.aik_pub {
+        Some(jwk) => Some(jwk_key(jwk)?),
+        None => None,
+    };
+    let aik_cert = match &v.aik_cert {
+        Some(s) if !s.is_empty() => Some(b64("aik_cert", s)?),
+        _ => None,
+    };
+    let boot_log = log_field("srtm_boot_log", &v.srtm_boot_log)?;
+    let resume_log = log_field("srtm_resume_log", &v.srtm_resume_log)?;
+    let claim = |field: &str, text: &str, fallback: Option<Vec<u8>>| -> Result<TpmEvidence, QuoteError> {
+        let c = pcp::parse(field, &b64(field, text)?)?;
+        let log = if c.log.is_empty() { fallback } else { Some(c.log) };
+        Ok(TpmEvidence {
+            logs: log.into_iter().collect(),
+            pcrs: vec![c.pcrs],
+            quote: c.quote,
+            signature: c.signature,
+            ..TpmEvidence::default()
+        })
+    };
+    let current_text = v.current_claim.as_deref().ok_or_else(|| {
+        err(
+            "InvalidRequest",
+            "the attestation request: tpm_att_data has no current_claim",
+        )
+    })?;
+    let mut current = claim("current_claim", current_text, resume_log.or(boot_log.clone()))?;
+    current.aik_pub = aik_pub;
+    current.aik_cert = aik_cert;
+    if let Some(text) = v.boot_claim.as_deref().filter(|t| !t.is_empty()) {
+        current.boot = Some(Box::new(claim("boot_claim", text, boot_log)?));
+    }
+    Ok(current)
+}
+
 fn evidence_v2(c: CurrentAttestation) -> Result<TpmEvidence, QuoteError> {
     let mut logs = Vec::new();
     for (i, l) in c.logs.iter().enumerate() {
@@ -302,6 +408,7 @@ fn evidence_v2(c: CurrentAttestation) -> Result<TpmEvidence, QuoteError> {
         pcrs,
         quote: b64("quote", &c.quote)?,
         signature: b64("signature", &c.signature)?,
+        ..TpmEvidence::default()
     })
 }
 

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use attestd_evidence::{
-    Appraisal, AttestationType, ClaimValue, Evidence, EvidenceError, Exchange, ExchangeContext, Finish, Outcome, Step,
-    StepFuture, Verifier, VerifyContext, VerifyFuture,
+    Appraisal, AttestationType, Attester, ClaimValue, Evidence, EvidenceError, Exchange, ExchangeContext, Finish,
+    Outcome, Step, StepFuture, Verifier, VerifyContext, VerifyFuture,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -155,7 +155,23 @@ impl TpmVerifier {
                 "att_data.challenge is not the challenge sealed in service_context",
             ));
         }
-        let nonce = qualifying_data(&req).map_err(evidence_err)?;
+        // From here on the request is signed and fresh: failures are recorded in the history of
+        // the machine whose AIK it names.
+        let machine = req.evidence.aik_pub.as_ref().map(aik_pub_hash);
+        let tag = |e: EvidenceError| match &machine {
+            Some(id) => e.with_attester(id.clone()),
+            None => e,
+        };
+        self.appraise_request(&req, ctx, machine.clone()).map_err(tag)
+    }
+
+    fn appraise_request(
+        &self,
+        req: &AttestRequest,
+        ctx: &ExchangeContext<'_>,
+        machine: Option<String>,
+    ) -> Result<Appraisal, EvidenceError> {
+        let nonce = qualifying_data(req).map_err(evidence_err)?;
         let appraised = appraise(
             &req.evidence,
             &Requirements {
@@ -167,6 +183,10 @@ impl TpmVerifier {
             },
         )
         .map_err(evidence_err)?;
+        let attester = machine.map(|id| Attester {
+            id,
+            measurements: boot_measurements(&appraised.pcrs),
+        });
 
         let mut incoming = appraised.claims;
         let request_key = key_claim(&req.request_key);
@@ -196,8 +216,39 @@ impl TpmVerifier {
             incoming,
             token_claims,
             seal: None,
+            attester,
         })
     }
+}
+
+/// The machine identity the monitor tracks: MAA's `aikPubHash`, base64(SHA-256(AIK SPKI DER)).
+fn aik_pub_hash(key: &crate::quote::PublicKey) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.spki_der()))
+}
+
+/// PCRs whose change means the boot path changed: 0–7, the static root of trust (firmware, its
+/// configuration, option ROMs, boot manager, Secure Boot policy). Later PCRs legitimately change
+/// every boot on some platforms (e.g. Windows' boot counter in PCR 12).
+pub const BOOT_MEASUREMENT_PCRS: std::ops::RangeInclusive<u32> = 0..=7;
+
+/// The quoted boot PCRs, `"PCR<i>"` → hex, from the strongest quoted bank.
+fn boot_measurements(quoted: &[crate::eventlog::Bank]) -> std::collections::BTreeMap<String, String> {
+    let strongest = quoted.iter().max_by_key(|(alg, _)| match alg {
+        crate::eventlog::HashAlg::Sha1 => 0,
+        crate::eventlog::HashAlg::Sha512 => 1,
+        crate::eventlog::HashAlg::Sha384 => 2,
+        crate::eventlog::HashAlg::Sha256 => 3,
+    });
+    strongest
+        .map(|(_, values)| {
+            values
+                .iter()
+                .filter(|(i, _)| BOOT_MEASUREMENT_PCRS.contains(i))
+                .map(|(i, v)| (format!("PCR{i}"), hex::encode(v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Wraps the token in the protocol's last message.

@@ -185,6 +185,7 @@ fn evidence(a: &Attestation, bank: HashAlg) -> TpmEvidence {
         pcrs: vec![(bank, q.pcrs.iter().map(|(i, v)| (*i, v.clone())).collect())],
         quote: q.quote.clone(),
         signature: q.sig.clone(),
+        ..TpmEvidence::default()
     }
 }
 

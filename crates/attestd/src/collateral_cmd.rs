@@ -1,20 +1,16 @@
-//! DCAP collateral in the service's state: `attestd collateral import`, and the
-//! [`StoreCollateral`] source through which the SGX verifier finds imported bundles.
+//! DCAP collateral in the service's state: `attestd collateral import` (QvE JSON bundles, or
+//! directories of raw PCS responses), and the sources through which the SGX and TDX verifiers find
+//! it (`attestd_collateral::StoreCollateral`, and `PcsCollateral` when a PCS is configured).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context;
-use attestd_dcap::quote::TeeType;
-use attestd_dcap::{PckCa, TrustAnchors};
-use attestd_evidence::EvidenceError;
-use attestd_sgx::collateral::{ca_name, store_prefix};
-use attestd_sgx::{
-    CollateralFuture, CollateralKey, CollateralSource, SgxCollateral, SgxOptions, SgxVerifier, StaticCollateral,
-};
+use attestd_dcap::{Collateral, CollateralParts, TrustAnchors};
+use attestd_sgx::collateral::ca_name;
+use attestd_sgx::{CollateralSource, SgxCollateral, SgxOptions, SgxVerifier};
 use attestd_store::Store;
 use clap::Subcommand;
 use rustls_pki_types::CertificateDer;
@@ -23,21 +19,31 @@ use rustls_pki_types::pem::PemObject;
 use crate::config::{CollateralConfig, StateArgs, resolve_state};
 use crate::state::{collateral_cache, ensure_data_dir, redact};
 
-/// How long the list of stored bundles of one FMSPC is trusted before the store is asked again
-/// (so that bundles imported while the server runs are picked up).
-const RELIST_AFTER: Duration = Duration::from_secs(10);
-/// After a miss (no bundle for the FMSPC), the store is asked again sooner: an operator who has just
-/// imported the missing bundle retries within seconds.
-const RELIST_AFTER_MISS: Duration = Duration::from_secs(1);
+/// The files of a directory of raw PCS responses, by file stem (any extension), in
+/// `CollateralParts` order. `qe_identity_issuer_chain` may be left out when it is the TCB info's
+/// (Intel signs both with the TCB Signing certificate).
+pub const PCS_PARTS: [&str; 7] = [
+    "tcb_info",
+    "tcb_info_issuer_chain",
+    "qe_identity",
+    "qe_identity_issuer_chain",
+    "pck_crl",
+    "pck_crl_issuer_chain",
+    "root_ca_crl",
+];
 
 /// `attestd collateral …`.
 #[derive(Subcommand, Debug)]
 pub enum CollateralCommand {
-    /// Import DCAP collateral bundles (dcap-qvl / QvE JSON: TCB info, QE identity, CRLs and their
-    /// issuer chains) into the state, for offline SGX attestation.
+    /// Import DCAP collateral into the state, for offline SGX / TDX attestation: bundle files
+    /// (dcap-qvl / QvE JSON: TCB info, QE identity, CRLs and their issuer chains) or directories
+    /// of raw PCS responses (files named tcb_info, tcb_info_issuer_chain, qe_identity,
+    /// [qe_identity_issuer_chain], pck_crl, pck_crl_issuer_chain, root_ca_crl, any extension:
+    /// the JSON bodies as PCS serves them, CRLs DER/PEM/hex, chains PEM or URL-encoded PEM as in
+    /// the response headers).
     Import {
-        /// Bundle files.
-        #[arg(required = true, value_name = "FILE")]
+        /// Bundle files or directories of raw PCS responses.
+        #[arg(required = true, value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
         #[command(flatten)]
         state: StateArgs,
@@ -57,12 +63,79 @@ fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_else(|| unix(t).to_string())
 }
 
-/// Reads and parses one bundle file.
+/// Reads and parses one bundle: a QvE JSON file, or a directory of raw PCS responses
+/// ([`PCS_PARTS`]). Returns it with the bytes to store (QvE JSON).
 pub fn read_bundle(path: &Path) -> anyhow::Result<(SgxCollateral, Vec<u8>)> {
+    let fail = |e: attestd_evidence::EvidenceError| anyhow::anyhow!("{}: {}: {}", path.display(), e.code, e.message);
+    if path.is_dir() {
+        let bundle = read_pcs_dir(path)?;
+        let json = bundle.to_json();
+        return Ok((bundle, json));
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let bundle = SgxCollateral::from_json(&bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {}: {}", path.display(), e.code, e.message))?;
+    let bundle = SgxCollateral::from_json(&bytes).map_err(fail)?;
     Ok((bundle, bytes))
+}
+
+/// A directory of raw PCS responses as one bundle.
+fn read_pcs_dir(dir: &Path) -> anyhow::Result<SgxCollateral> {
+    let mut found: [Option<Vec<u8>>; 7] = Default::default();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let Some(i) = PCS_PARTS.iter().position(|p| *p == stem) else {
+            continue;
+        };
+        if found[i].is_some() {
+            anyhow::bail!("{}: two files for '{stem}'", dir.display());
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        found[i] = Some(if stem.ends_with("issuer_chain") {
+            issuer_chain_file(&bytes).with_context(|| format!("{}", path.display()))?
+        } else {
+            bytes
+        });
+    }
+    if found[3].is_none() {
+        found[3] = found[1].clone();
+    }
+    let part = |i: usize| -> anyhow::Result<&[u8]> {
+        found[i].as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no '{}' file (of {})",
+                dir.display(),
+                PCS_PARTS[i],
+                PCS_PARTS.join(", ")
+            )
+        })
+    };
+    let parts = CollateralParts {
+        tcb_info: part(0)?,
+        tcb_info_issuer_chain: part(1)?,
+        qe_identity: part(2)?,
+        qe_identity_issuer_chain: part(3)?,
+        pck_crl: part(4)?,
+        pck_crl_issuer_chain: part(5)?,
+        root_ca_crl: part(6)?,
+    };
+    let collateral =
+        Collateral::from_parts(parts).map_err(|e| anyhow::anyhow!("{}: {}: {}", dir.display(), e.code, e.message))?;
+    SgxCollateral::from_collateral(collateral)
+        .map_err(|e| anyhow::anyhow!("{}: {}: {}", dir.display(), e.code, e.message))
+}
+
+/// An issuer chain file: PEM or DER as is, or the URL-encoded PEM of a PCS response header.
+fn issuer_chain_file(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let text = String::from_utf8_lossy(bytes);
+    let trimmed = text.trim();
+    // Percent-encoding keeps the dashes, so "-----BEGIN%20CERTIFICATE" is still encoded.
+    if trimmed.starts_with("-----BEGIN ") || bytes.first() == Some(&0x30) {
+        return Ok(bytes.to_vec());
+    }
+    attestd_collateral::pcs::decode_issuer_chain(trimmed.as_bytes())
+        .map(String::into_bytes)
+        .map_err(|e| anyhow::anyhow!("not a PEM chain: {e}"))
 }
 
 /// Runs `attestd collateral …`.
@@ -126,88 +199,4 @@ pub fn sgx_verifier(config: &CollateralConfig, source: Arc<dyn CollateralSource>
             accepted_statuses: config.accepted_tcb_statuses,
         }),
     )
-}
-
-type ListKey = (TeeType, [u8; 6], PckCa);
-
-/// DCAP collateral imported into the store (`attestd collateral import`), parsed once and held in
-/// memory; the bundles of an FMSPC are listed again at most every ten seconds so that imports made
-/// while the server runs are seen.
-pub struct StoreCollateral {
-    store: Store,
-    loaded: StaticCollateral,
-    listed: Mutex<HashMap<ListKey, Instant>>,
-}
-
-impl std::fmt::Debug for StoreCollateral {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreCollateral")
-            .field("loaded", &self.loaded)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StoreCollateral {
-    /// A source over `store`.
-    pub fn new(store: Store) -> StoreCollateral {
-        StoreCollateral {
-            store,
-            loaded: StaticCollateral::new(),
-            listed: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn needs_listing(&self, key: ListKey, max_age: Duration) -> bool {
-        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
-        match listed.get(&key) {
-            Some(at) if at.elapsed() < max_age => false,
-            _ => {
-                listed.insert(key, Instant::now());
-                true
-            }
-        }
-    }
-
-    async fn refresh(&self, key: &CollateralKey) -> Result<(), EvidenceError> {
-        let prefix = format!(
-            "{}{}/{}/",
-            store_prefix(key.tee),
-            hex::encode_upper(key.fmspc),
-            ca_name(key.ca)
-        );
-        let keys = self.store.collateral_keys(&prefix).await.map_err(|e| {
-            EvidenceError::collateral_unavailable("CollateralStoreUnavailable", format!("listing {prefix}*: {e}"))
-        })?;
-        for k in keys {
-            // Straight from the store: Intel reissues collateral under the same evaluation data
-            // number, and a re-import replaces the row that a memory cache would still hold.
-            let row = self.store.collateral(&k).await.map_err(|e| {
-                EvidenceError::collateral_unavailable("CollateralStoreUnavailable", format!("reading {k}: {e}"))
-            })?;
-            let Some((body, _)) = row else { continue };
-            match SgxCollateral::from_json(&body) {
-                Ok(bundle) => self.loaded.insert(bundle),
-                Err(e) => tracing::warn!(key = %k, code = %e.code, "stored collateral is unusable: {}", e.message),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl CollateralSource for StoreCollateral {
-    fn collateral<'a>(&'a self, key: &'a CollateralKey, now: SystemTime) -> CollateralFuture<'a> {
-        Box::pin(async move {
-            let list_key = (key.tee, key.fmspc, key.ca);
-            if self.needs_listing(list_key, RELIST_AFTER) {
-                self.refresh(key).await?;
-            }
-            match self.loaded.select(key, now) {
-                Err(e) if e.code == "CollateralNotFound" && self.needs_listing(list_key, RELIST_AFTER_MISS) => {
-                    self.refresh(key).await?;
-                    self.loaded.select(key, now)
-                }
-                found => found,
-            }
-        })
-    }
 }

@@ -46,6 +46,16 @@ pub struct StateArgs {
     /// [default: https://kdsintf.amd.com].
     #[arg(long, env = "ATTESTD_AMD_KDS_URL", value_name = "URL")]
     pub amd_kds_url: Option<String>,
+    /// Intel PCS v4 or PCCS base URL from which SGX / TDX DCAP collateral (TCB info, QE identity,
+    /// CRLs) is fetched when the store has none or it nears its nextUpdate, e.g.
+    /// https://api.trustedservices.intel.com [default: none, imported collateral only].
+    #[arg(long, env = "ATTESTD_INTEL_PCS_URL", value_name = "URL")]
+    pub intel_pcs_url: Option<String>,
+    /// URL of the Intel SGX Root CA CRL [default: <intel-pcs-url>/sgx/certification/v4/rootcacrl,
+    /// as a PCCS serves it; for Intel's PCS use
+    /// https://certificates.trustedservices.intel.com/IntelSGXRootCA.der].
+    #[arg(long, env = "ATTESTD_INTEL_ROOT_CA_CRL_URL", value_name = "URL")]
+    pub intel_root_ca_crl_url: Option<String>,
     /// Never fetch collateral over the network: only what the store holds (fetched earlier or
     /// imported) is used.
     #[arg(long, env = "ATTESTD_OFFLINE")]
@@ -122,6 +132,8 @@ struct FileConfig {
     audit_retention_days: Option<u64>,
     refresh_interval_secs: Option<u64>,
     amd_kds_url: Option<String>,
+    intel_pcs_url: Option<String>,
+    intel_root_ca_crl_url: Option<String>,
     offline: Option<bool>,
     accepted_tcb_statuses: Option<String>,
     insecure_test_sgx_root: Option<PathBuf>,
@@ -154,6 +166,10 @@ pub struct StateConfig {
 pub struct CollateralConfig {
     /// AMD KDS-compatible base URL (VCEKs).
     pub amd_kds_url: String,
+    /// Intel PCS v4 / PCCS base URL for DCAP collateral; `None`: imported collateral only.
+    pub intel_pcs_url: Option<String>,
+    /// The Intel SGX Root CA CRL URL; `None`: the PCCS path under `intel_pcs_url`.
+    pub intel_root_ca_crl_url: Option<String>,
     /// Never fetch: serve only stored collateral.
     pub offline: bool,
     /// The SGX TCB statuses that pass.
@@ -243,8 +259,28 @@ fn state_config(args: &StateArgs, file: &FileConfig) -> anyhow::Result<StateConf
     if !(amd_kds_url.starts_with("https://") || amd_kds_url.starts_with("http://")) {
         bail!("the AMD KDS URL must start with https:// or http://, not '{amd_kds_url}'");
     }
+    let http_url = |what: &str, url: Option<String>| -> anyhow::Result<Option<String>> {
+        match url {
+            Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+                bail!("the {what} must start with https:// or http://, not '{u}'")
+            }
+            u => Ok(u),
+        }
+    };
+    let intel_pcs_url = http_url(
+        "Intel PCS URL",
+        args.intel_pcs_url.clone().or_else(|| file.intel_pcs_url.clone()),
+    )?;
+    let intel_root_ca_crl_url = http_url(
+        "Intel Root CA CRL URL",
+        args.intel_root_ca_crl_url
+            .clone()
+            .or_else(|| file.intel_root_ca_crl_url.clone()),
+    )?;
     let collateral = CollateralConfig {
         amd_kds_url,
+        intel_pcs_url,
+        intel_root_ca_crl_url,
         offline: args.offline || file.offline.unwrap_or(false),
         accepted_tcb_statuses: args
             .accepted_tcb_statuses
@@ -348,6 +384,30 @@ mod tests {
         assert_eq!(c.state.database, "sqlite:///tmp/x/attestd.db");
         assert_eq!(c.state.token_alg, Algorithm::ES256);
         assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.state.collateral.intel_pcs_url, None, "no PCS unless configured");
+        std::fs::write(
+            &path,
+            "intel_pcs_url = \"https://pccs.example:8081\"\nintel_root_ca_crl_url = \"https://crl.example/root.der\"\n",
+        )?;
+        let c = resolve_serve(&state, &ServeArgs::default())?;
+        assert_eq!(
+            c.state.collateral.intel_pcs_url.as_deref(),
+            Some("https://pccs.example:8081")
+        );
+        assert_eq!(
+            c.state.collateral.intel_root_ca_crl_url.as_deref(),
+            Some("https://crl.example/root.der")
+        );
+        let flagged = StateArgs {
+            intel_pcs_url: Some("https://pcs.example".into()),
+            ..state.clone()
+        };
+        let c = resolve_serve(&flagged, &ServeArgs::default())?;
+        assert_eq!(c.state.collateral.intel_pcs_url.as_deref(), Some("https://pcs.example"));
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/attestd\"\ntoken_alg = \"ES256\"\n",
+        )?;
         let c = resolve_serve(
             &state,
             &ServeArgs {
@@ -372,6 +432,10 @@ mod tests {
         std::fs::write(&path, "public_url = \"localhost:8443\"\n")?;
         assert!(resolve_serve(&state, &ServeArgs::default()).is_err());
         std::fs::write(&path, "token_alg = \"HS256\"\n")?;
+        assert!(resolve_serve(&state, &ServeArgs::default()).is_err());
+        std::fs::write(&path, "intel_pcs_url = \"pcs.example\"\n")?;
+        assert!(resolve_serve(&state, &ServeArgs::default()).is_err());
+        std::fs::write(&path, "intel_root_ca_crl_url = \"ftp://x\"\n")?;
         assert!(resolve_serve(&state, &ServeArgs::default()).is_err());
         Ok(())
     }

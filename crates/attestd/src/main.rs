@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attesters_cmd;
 mod audit_cmd;
 mod collateral_cmd;
 mod config;
@@ -45,6 +46,9 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     /// Query the audit log (management operations and attestations).
     Audit(audit_cmd::AuditArgs),
+    /// The machines that attested (e.g. TPM AIKs): last verdict, boot-measurement baseline, history and alerts.
+    #[command(subcommand)]
+    Attesters(attesters_cmd::AttestersCommand),
     /// Manage DCAP collateral (SGX TCB info, QE identity, CRLs) in the service's state.
     #[command(subcommand)]
     Collateral(collateral_cmd::CollateralCommand),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             Command::Token(cmd) => token_cmd::run(cmd).await,
             Command::Provider(cmd) => provider_cmd::run(cmd).await,
             Command::Audit(args) => audit_cmd::run(args).await,
+            Command::Attesters(cmd) => attesters_cmd::run(cmd).await,
             Command::Policy(cmd) => policy_cmd::run(cmd),
             Command::Collateral(cmd) => collateral_cmd::run(cmd).await,
             Command::Verify(args) => verify_cmd::run(args).await,

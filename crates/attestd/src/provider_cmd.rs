@@ -82,6 +82,10 @@ pub struct CreateArgs {
     /// Token trust model: the claim with the caller's roles.
     #[arg(long, default_value = "roles")]
     pub auth_roles_claim: String,
+    /// POST the provider's attester alerts (a machine that attested successfully fails, or its
+    /// boot measurements change) as JSON to this http(s) URL.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
     #[command(flatten)]
     pub target: Target,
 }
@@ -132,6 +136,7 @@ fn spec(args: &CreateArgs, issuer_hint: &str) -> anyhow::Result<ProviderSpec> {
         token_alg: args.target.state.token_alg.clone(),
         signer_certificates,
         token_auth,
+        alert_webhook: args.alert_webhook.clone(),
     })
 }
 

@@ -42,8 +42,18 @@ pub fn verifiers(
     // Azure CVM guests (MAA's AttestationInfo): their SEV-SNP reports go through the same verifier.
     let guest = attestd_azure_guest::GuestVerifier::new(snp);
     registry.register(Arc::new(attestd_azure_guest::AzureGuestVerifier::new(guest)));
-    // SGX enclaves and Open Enclave: DCAP collateral imported with `attestd collateral import`.
-    let sgx_source = Arc::new(crate::collateral_cmd::StoreCollateral::new(store.clone()));
+    // SGX enclaves and Open Enclave: DCAP collateral from the store (imported with `attestd
+    // collateral import`, or fetched earlier), fetched from Intel's PCS / a PCCS when configured.
+    let stored = Arc::new(attestd_collateral::StoreCollateral::new(store.clone()));
+    let sgx_source: Arc<dyn attestd_sgx::CollateralSource> = match &config.intel_pcs_url {
+        Some(url) if !config.offline => Arc::new(attestd_collateral::PcsCollateral::new(
+            stored,
+            Arc::clone(collateral),
+            crate::collateral_cmd::trust_anchors(config)?,
+            attestd_collateral::PcsConfig::new(url, config.intel_root_ca_crl_url.as_deref()),
+        )),
+        _ => stored,
+    };
     registry.register(Arc::new(crate::collateral_cmd::sgx_verifier(
         config,
         sgx_source.clone(),

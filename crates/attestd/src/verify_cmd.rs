@@ -131,6 +131,8 @@ fn parse_time(text: &str) -> anyhow::Result<SystemTime> {
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let config = CollateralConfig {
         amd_kds_url: attestd_collateral::AMD_KDS.to_owned(),
+        intel_pcs_url: None,
+        intel_root_ca_crl_url: None,
         offline: true,
         accepted_tcb_statuses: args
             .accepted_tcb_statuses

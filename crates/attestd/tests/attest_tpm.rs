@@ -8,7 +8,9 @@
 //! * `swtpm` through `attestd-client` (raw TPM2 commands) and `attestd tpm attest`: PCRs extended
 //!   from a synthesized TCG log; wrong nonce, truncated log, PCR changed after the log, untrusted
 //!   AK CA; and a JmesPath policy over `events` permitting SecureBoot on and denying it off.
-//!   swtpm missing is a failure, not a skip (`scripts/test` installs it).
+//!   swtpm missing is a failure, not a skip (`scripts/test` installs it);
+//! * Trusted Launch monitoring: one swtpm machine attests, its boot measurements change, then it
+//!   fails; the webhook, the log, the metrics and `attestd attesters` each show the alerts.
 
 use std::path::Path;
 
@@ -44,6 +46,11 @@ fn sha256(parts: &[&[u8]]) -> Vec<u8> {
 
 /// Creates tenant `tpmlab` (token trust model) and returns an operator token for its management API.
 async fn operator_token(server: &TestServer) -> String {
+    operator_token_with(server, None).await
+}
+
+/// [`operator_token`], the tenant posting its attester alerts to `webhook`.
+async fn operator_token_with(server: &TestServer, webhook: Option<&str>) -> String {
     let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
     let cert = rcgen::CertificateParams::new(vec![])
         .expect("params")
@@ -53,8 +60,11 @@ async fn operator_token(server: &TestServer) -> String {
     let jwks = JwkSet {
         keys: vec![Jwk::for_certificates("op-key", "EC", &[cert.der().to_vec()])],
     };
-    let spec = json!({"name": "tpmlab", "trust_model": "token",
+    let mut spec = json!({"name": "tpmlab", "trust_model": "token",
         "token_auth": {"issuer": "https://op.issuer.test", "audience": "aud-tpm", "jwks": jwks}});
+    if let Some(url) = webhook {
+        spec["alert_webhook"] = json!(url);
+    }
     let r = server
         .client()
         .post(format!("{}/admin/providers", server.url()))
@@ -716,5 +726,264 @@ async fn a_jmespath_policy_over_events_permits_secure_boot_and_denies_it_off() {
             None => assert!(status == 200 && body["report"].is_string(), "secure boot on: {body}"),
             Some(code) => assert_eq!((status, body["error"]["code"].as_str()), (400, Some(code)), "{body}"),
         }
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: answers every request 200 and keeps the JSON bodies.
+struct Webhook {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Webhook {
+    async fn start() -> Webhook {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/alerts", listener.local_addr().expect("addr"));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&bodies);
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let kept = std::sync::Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // Read the head, then as many body bytes as Content-Length says.
+                    let body = loop {
+                        let Ok(n) = conn.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break buf[end + 4..end + 4 + len].to_vec();
+                        }
+                    };
+                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                        kept.lock().expect("lock").push(v);
+                    }
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        Webhook { url, bodies }
+    }
+
+    /// Waits (up to 10 s) until `n` alerts arrived and returns them.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let got = self.bodies.lock().expect("lock").clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {n} webhook alerts, got {:?}",
+            self.bodies.lock().expect("lock")
+        );
+    }
+}
+
+/// `attestd attesters …` against the running server, as JSON.
+fn attesters_cli(server: &TestServer, args: &[&str]) -> Value {
+    let out = std::process::Command::new(BIN)
+        .arg("attesters")
+        .args(args)
+        .args(["--server", server.url(), "--admin-token", ADMIN])
+        .args(["--ca", server.ca_pem().to_str().expect("utf-8")])
+        .output()
+        .expect("run attestd attesters");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("attesters JSON")
+}
+
+/// Polls the machine's history until it has `n` entries (the monitor writes off the request path).
+async fn history(server: &TestServer, id: &str, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let h = attesters_cli(server, &["history", id, "--provider", "tpmlab"]);
+        let entries = h.as_array().cloned().unwrap_or_default();
+        if entries.len() >= n {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the history of {id} never reached {n} entries");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_launch_monitoring_alerts_when_boot_measurements_change_or_the_machine_fails() {
+    let hook = Webhook::start().await;
+    let swtpm = Swtpm::start();
+    let ca = Ca::new("attestd test AIK CA");
+    let dir = tempfile::tempdir().expect("tmp");
+    let roots = dir.path().join("aik-roots.pem");
+    std::fs::write(&roots, &ca.root_pem).expect("write roots");
+    let server = TestServer::start(
+        Path::new(BIN),
+        &[
+            "--admin-token",
+            ADMIN,
+            "--tpm-aik-roots",
+            roots.to_str().expect("utf-8"),
+        ],
+    );
+    let bearer = operator_token_with(&server, Some(&hook.url)).await;
+    let policy = "version=1.0; authorizationrules { [type==\"aikValidated\", value==true] => permit(); }; issuancerules { c:[type==\"aikPubHash\"] => issue(type=\"aik\", value=c.value); };";
+    let jws_payload = json!({"AttestationPolicy": b64::encode_url(policy.as_bytes())}).to_string();
+    let r = server
+        .client()
+        .put(format!("{}{T}/policies/Tpm?{API}", server.url()))
+        .bearer_auth(&bearer)
+        .header("content-type", "text/plain")
+        .body(format!(
+            "eyJhbGciOiJub25lIn0.{}.",
+            b64::encode_url(jws_payload.as_bytes())
+        ))
+        .send()
+        .await
+        .expect("set policy");
+    assert_eq!(r.status().as_u16(), 200);
+
+    let mut tpm = attestd_client::Tpm::connect(&swtpm.tcti()).expect("connect to swtpm");
+    let ak = tpm.create_ak().expect("create AK");
+    let cert = ca.certify(&ak.modulus);
+    let mut builder = attestd_client::EventLogBuilder::new();
+    let mut measure = |tpm: &mut attestd_client::Tpm, pcr: u32, ty: u32, event: &[u8]| {
+        let d: [u8; 32] = sha256(&[event]).try_into().expect("32");
+        tpm.pcr_extend(pcr, &d).expect("extend");
+        builder.event(pcr, ty, &d, event);
+        builder.bytes().to_vec()
+    };
+    measure(&mut tpm, 0, 0x8000_0008, b"firmware"); // EV_EFI_PLATFORM_FIRMWARE_BLOB
+    measure(&mut tpm, 7, 0x0000_0004, b"separator"); // EV_SEPARATOR
+    let boot1 = measure(&mut tpm, 4, 0x8000_0003, b"boot manager"); // EV_EFI_BOOT_SERVICES_APPLICATION
+    let attest = async |tpm: &mut attestd_client::Tpm, log: &[u8], tamper: bool| {
+        let (ch, sc) = challenge(&server).await;
+        round(&server, T, &tpm_request(tpm, (&ak, &cert), &ch, &ch, &sc, tamper, log)).await
+    };
+
+    // First boot, attested twice: the baseline, no alert.
+    for _ in 0..2 {
+        let (status, reply) = attest(&mut tpm, &boot1, false).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    let claims: Value = {
+        let (status, reply) = attest(&mut tpm, &boot1, false).await;
+        assert_eq!(status, 200, "{reply}");
+        let token = reply["report"].as_str().expect("report");
+        serde_json::from_slice(&b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"))
+            .expect("claims")
+    };
+    let machine = claims["x-ms-policy"]["aik"].as_str().expect("aikPubHash").to_owned();
+    let h = history(&server, &machine, 3).await;
+    assert!(
+        h.iter().all(|e| e["outcome"] == "success" && e["alert"].is_null()),
+        "{h:?}"
+    );
+    assert!(hook.bodies.lock().expect("lock").is_empty());
+
+    // The boot path changes: another boot application is measured into PCR 4. The attestation
+    // still verifies (the log replays), and the change is an alert.
+    let boot2 = measure(&mut tpm, 4, 0x8000_0003, b"another boot loader");
+    let (status, reply) = attest(&mut tpm, &boot2, false).await;
+    assert_eq!(status, 200, "{reply}");
+    let alerts = hook.wait_for(1).await;
+    assert_eq!(alerts[0]["alert"], "MeasurementsChanged", "{alerts:?}");
+    assert_eq!(alerts[0]["attesterId"], machine.as_str());
+    assert_eq!(alerts[0]["provider"], "tpmlab");
+    assert_eq!(alerts[0]["attestationType"], "Tpm");
+    assert_eq!(alerts[0]["changed"], json!(["PCR4"]), "{alerts:?}");
+    let pcr4 = |m: &Value| m["PCR4"].as_str().map(str::to_owned);
+    assert!(pcr4(&alerts[0]["previous"]).is_some() && pcr4(&alerts[0]["previous"]) != pcr4(&alerts[0]["current"]));
+
+    // The machine now fails (a PCR changed after its log was taken): a second alert.
+    let (status, body) = attest(&mut tpm, &boot2, true).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("PcrDigestMismatch")),
+        "{body}"
+    );
+    let alerts = hook.wait_for(2).await;
+    assert_eq!(alerts[1]["alert"], "AttestationFailed", "{alerts:?}");
+    assert_eq!(alerts[1]["errorCode"], "PcrDigestMismatch");
+    // Failing again raises no new alert.
+    let (status, _) = attest(&mut tpm, &boot2, true).await;
+    assert_eq!(status, 400);
+
+    // The history, newest first, through the CLI and the admin API.
+    let h = history(&server, &machine, 6).await;
+    let summary: Vec<(String, Option<String>)> = h
+        .iter()
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+                e["alert"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let s = |o: &str, a: Option<&str>| (o.to_owned(), a.map(str::to_owned));
+    assert_eq!(
+        summary,
+        vec![
+            s("failure", None),
+            s("failure", Some("AttestationFailed")),
+            s("success", Some("MeasurementsChanged")),
+            s("success", None),
+            s("success", None),
+            s("success", None),
+        ]
+    );
+    assert_eq!(h[2]["detail"], "changed: PCR4");
+    let list = attesters_cli(&server, &["list", "--provider", "tpmlab"]);
+    let m = &list[0];
+    assert_eq!(
+        (
+            m["attester_id"].as_str(),
+            m["last_outcome"].as_str(),
+            m["successes"].as_i64(),
+            m["failures"].as_i64()
+        ),
+        (Some(machine.as_str()), Some("failure"), Some(4), Some(2)),
+        "{list}"
+    );
+    assert_eq!(
+        pcr4(&m["baseline"]),
+        pcr4(&alerts[0]["current"]),
+        "the baseline is the last good boot"
+    );
+
+    // The log event and the counter.
+    let log = server.log();
+    assert!(
+        log.contains("attester alert") && log.contains("MeasurementsChanged"),
+        "{log}"
+    );
+    let metrics = server
+        .client()
+        .get(format!("{}/metrics", server.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for alert in ["MeasurementsChanged", "AttestationFailed"] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("attestd_attester_alerts_total") && l.contains(alert) && l.contains("tpmlab"))
+            .unwrap_or_else(|| panic!("no {alert} counter in\n{metrics}"));
+        assert!(line.ends_with(" 1"), "{line}");
     }
 }

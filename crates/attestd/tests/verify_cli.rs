@@ -266,3 +266,67 @@ fn verify_tdx_snp_and_azure_guest_print_their_claims() {
     assert_eq!(c["x-ms-attestation-type"], "azurevm");
     assert_eq!(c["x-ms-azurevm-vmid"], "911B0EF8-9DBA-48B0-B275-4E4DF2D39252");
 }
+
+/// PEM of DER certificate files (leaf first), as a PCS issuer-chain header decodes to.
+fn pem_chain(ders: &[&str]) -> String {
+    ders.iter()
+        .map(|p| {
+            let der = std::fs::read(vector(p)).expect("certificate");
+            let b64 = attestd_token::b64::encode_std(&der);
+            let lines: Vec<&str> = b64
+                .as_bytes()
+                .chunks(64)
+                .map(|c| std::str::from_utf8(c).expect("ascii"))
+                .collect();
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            )
+        })
+        .collect()
+}
+
+/// SGX-ADA-1 with its collateral as Intel's PCS serves it (automata's August 2025 files: TCB info
+/// and QE identity responses, Platform CA CRL, Root CA CRL, the signer and CA certificates),
+/// laid out as a raw-PCS directory: `--collateral DIR` verifies it; a tampered TCB info fails.
+#[test]
+fn raw_pcs_responses_of_real_intel_collateral_verify_a_real_quote() {
+    let a = "intel-collateral/automata-dcap-attestation";
+    let dir = tempfile::tempdir().expect("tmp");
+    let put = |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).expect("write");
+    let copy = |name: &str, from: &str| put(name, &std::fs::read(vector(&format!("{a}/{from}"))).expect("read"));
+    copy("tcb_info.json", "0825_sgx_tcbinfov3_00606a000000.json");
+    copy("qe_identity.json", "0825_sgx_qeidentity_v4.json");
+    copy("pck_crl.der", "0825_platform_crl.der");
+    copy("root_ca_crl.der", "root_ca_crl_2025-03-20.der");
+    let signer = pem_chain(&[&format!("{a}/tcb_signing_2025.der"), &format!("{a}/root_ca.der")]);
+    put("tcb_info_issuer_chain.pem", signer.as_bytes());
+    let pck_ca = pem_chain(&[&format!("{a}/pck_platform_ca.der"), &format!("{a}/root_ca.der")]);
+    put("pck_crl_issuer_chain.pem", pck_ca.as_bytes());
+    let quote = vector("sgx-dcap/automata-dcap-attestation/sgx_v3_quote_0825.bin");
+    let dir_arg = dir.path().to_str().expect("utf-8").to_owned();
+    let args = [
+        "verify",
+        "sgx",
+        &quote,
+        "--collateral",
+        &dir_arg,
+        "--at",
+        "2025-08-15T05:45:00Z",
+    ];
+    let c = claims(&run(&args));
+    assert_eq!(c["x-ms-sgx-tcb-status"], "SWHardeningNeeded", "{c}");
+    assert_eq!(
+        c["x-ms-sgx-mrenclave"],
+        "a4f45c39dac622cb1dd32ddb35a52ec92db41d0fa88a1c911c49e59c534f61cd"
+    );
+    // One changed byte in the signed TCB info: its signature no longer verifies.
+    let tcb = std::fs::read_to_string(dir.path().join("tcb_info.json")).expect("read");
+    put(
+        "tcb_info.json",
+        tcb.replacen("\"version\":3", "\"version\":4", 1).as_bytes(),
+    );
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).starts_with("error: "), "{}", text(&out.stderr));
+}

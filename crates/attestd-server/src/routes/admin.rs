@@ -1,5 +1,5 @@
-//! The admin API (`/admin/...`): provider administration and the audit log, behind the admin
-//! bearer token. It is not tenant-scoped.
+//! The admin API (`/admin/...`): provider administration, the audit log and attester histories,
+//! behind the admin bearer token. It is not tenant-scoped.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use attestd_service::management::admin::{ProviderInfo, ProviderSpec};
+use attestd_service::monitor;
 use attestd_store::{AuditFilter, AuditRecord};
 
 use crate::error::ApiError;
@@ -101,4 +102,44 @@ pub fn audit_json(r: &AuditRecord) -> serde_json::Value {
         "policy_hash": r.policy_hash, "evidence_digest": r.evidence_digest,
         "duration_us": r.duration_us, "detail": r.detail,
     })
+}
+
+/// Filters of `GET /admin/attesters` and `GET /admin/attesters/history`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttesterQuery {
+    provider: Option<String>,
+    attester: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /admin/attesters?provider=&limit=`: the attesters seen, most recently seen first.
+pub async fn attesters(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AttesterQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    admin(&state, &headers).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let records = state.service.attesters(q.provider.as_deref(), limit).await?;
+    Ok(Json(records.iter().map(monitor::attester_json).collect()))
+}
+
+/// `GET /admin/attesters/history?attester=ID&provider=&limit=`: one attester's attestations and
+/// alerts, newest first.
+pub async fn attester_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AttesterQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    admin(&state, &headers).await?;
+    let id = q
+        .attester
+        .ok_or_else(|| ApiError::invalid("'attester' (the attester's id, e.g. its aikPubHash) is required"))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let events = state
+        .service
+        .attester_history(q.provider.as_deref(), &id, limit)
+        .await?;
+    Ok(Json(events.iter().map(monitor::attester_event_json).collect()))
 }

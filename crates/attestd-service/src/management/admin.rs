@@ -39,6 +39,10 @@ pub struct ProviderSpec {
     /// Bearer-token authorization (required for `token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_auth: Option<TokenAuthConfig>,
+    /// An `http(s)://` URL that receives the provider's attester alerts as JSON POSTs (see
+    /// `crate::monitor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<String>,
 }
 
 /// A provider as the admin API and the CLI show it.
@@ -60,6 +64,9 @@ pub struct ProviderInfo {
     pub custom_policies: Vec<String>,
     /// Whether bearer-token authorization is configured.
     pub token_auth: bool,
+    /// Where the provider's attester alerts are posted, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook: Option<String>,
 }
 
 fn pem_certificates(pems: &[String]) -> Result<Vec<Vec<u8>>, ServiceError> {
@@ -87,6 +94,18 @@ fn pem_certificates(pems: &[String]) -> Result<Vec<Vec<u8>>, ServiceError> {
         }
     }
     Ok(out)
+}
+
+/// An alert webhook must be an absolute `http` or `https` URL with a host.
+fn check_webhook(url: &str) -> Result<String, ServiceError> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ServiceError::invalid(format!("'alert_webhook' is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ServiceError::invalid(
+            "'alert_webhook' must be an http:// or https:// URL",
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 impl Service {
@@ -153,9 +172,10 @@ impl Service {
         {
             return Err(ServiceError::invalid("'token_auth' needs 'jwks' or 'jwks_uri'"));
         }
+        let webhook_url = spec.alert_webhook.as_deref().map(check_webhook).transpose()?;
         let settings = ProviderSettings {
             token_auth: spec.token_auth.clone(),
-            webhook_url: None,
+            webhook_url,
         };
         let settings_json = serde_json::to_string(&settings).map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.providers().create(&name, trust, alg, &settings_json).await?;
@@ -219,6 +239,7 @@ impl Service {
             certificates: p.certificates.iter().map(|c| c.thumbprint.clone()).collect(),
             custom_policies: custom,
             token_auth: p.authenticator.is_some(),
+            alert_webhook: p.settings.webhook_url.clone(),
         })
     }
 

@@ -18,6 +18,8 @@ pub(crate) fn processed_data(e: &Event) -> Value {
             Value::Object(o)
         }
         0x0000_0005 | 0x8000_0007 => text(&e.data).map_or(Value::Null, |s| json!({ "Data": s })),
+        // Windows SIPA events (PCRs 12-14).
+        super::sipa::EV_EVENT_TAG => super::sipa::processed(&e.data).unwrap_or(Value::Null),
         // UEFI_PLATFORM_FIRMWARE_BLOB
         0x8000_0008 => match (u64_at(&e.data, 0), u64_at(&e.data, 8)) {
             (Some(base), Some(len)) if e.data.len() == 16 => json!({"BlobBase": base, "BlobLength": len}),
@@ -49,7 +51,7 @@ pub(crate) fn guid(b: &[u8]) -> Option<String> {
     ))
 }
 
-fn utf16(b: &[u8]) -> Option<String> {
+pub(crate) fn utf16(b: &[u8]) -> Option<String> {
     if !b.len().is_multiple_of(2) {
         return None;
     }

@@ -8,6 +8,7 @@
 //! are little-endian.
 
 mod decode;
+pub mod sipa;
 mod types;
 
 use std::fmt;
