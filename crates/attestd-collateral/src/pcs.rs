@@ -461,14 +461,7 @@ mod tests {
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB+zCC/ab=\n-----END CERTIFICATE-----\n";
 
-    fn encode(text: &str) -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
+    use attestd_testkit::url_encode as encode;
 
     #[test]
     fn url_encoded_pem_chains_are_decoded_from_the_first_header_present() {

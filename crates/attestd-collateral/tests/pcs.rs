@@ -46,14 +46,7 @@ struct Mock {
     delay: Duration,
 }
 
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use attestd_testkit::url_encode;
 
 fn chain_header(headers: &mut HeaderMap, name: &'static str, pem: &str) {
     headers.insert(name, HeaderValue::from_str(&url_encode(pem)).expect("header"));

@@ -89,3 +89,14 @@ pub async fn postgres_schema(prefix: &str) -> PgSchema {
         name,
     }
 }
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters (e.g. a PEM chain as PCS sends
+/// it in a response header).
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

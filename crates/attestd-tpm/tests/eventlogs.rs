@@ -171,3 +171,50 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
 }
+
+/// The GPT event of every real log that has one decodes: `EFI PART` header, partitions with
+/// ordered LBAs inside the usable range, and an EFI System Partition.
+#[test]
+fn gpt_events_decode_their_partition_tables() {
+    const ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+    let mut decoded = 0;
+    for entry in std::fs::read_dir(dir().join("go-tpm-tools/eventlogs")).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "bin") {
+            continue;
+        }
+        let log = EventLog::parse(&std::fs::read(&path).expect("read")).expect("parses");
+        let claim = log.to_claim();
+        let gpt: Vec<&Value> = claim["Events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["EventTypeString"] == "EV_EFI_GPT_EVENT")
+            .collect();
+        for e in gpt {
+            let p = &e["ProcessedData"];
+            assert_eq!(p["Header"]["Signature"], "EFI PART", "{}: {e}", path.display());
+            let parts = p["Partitions"].as_array().expect("partitions");
+            assert_eq!(p["NumberOfPartitions"].as_u64(), Some(parts.len() as u64));
+            assert!(!parts.is_empty(), "{}", path.display());
+            let (first, last) = (
+                p["Header"]["FirstUsableLBA"].as_u64().expect("first"),
+                p["Header"]["LastUsableLBA"].as_u64().expect("last"),
+            );
+            for part in parts {
+                let (s, e) = (
+                    part["StartingLBA"].as_u64().expect("s"),
+                    part["EndingLBA"].as_u64().expect("e"),
+                );
+                assert!(first <= s && s <= e && e <= last, "{}: {part}", path.display());
+            }
+            assert!(
+                parts.iter().any(|x| x["PartitionTypeGUID"] == ESP),
+                "{}: no ESP",
+                path.display()
+            );
+            decoded += 1;
+        }
+    }
+    assert!(decoded >= 10, "only {decoded} GPT events decoded");
+}

@@ -40,16 +40,6 @@ pub enum AttestersCommand {
     },
 }
 
-/// Percent-encodes a query value (ids are base64: `+`, `/` and `=` must not reach the query as is).
-fn query_value(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Runs `attestd attesters …`.
 pub async fn run(cmd: AttestersCommand) -> anyhow::Result<ExitCode> {
     let (target, path, provider, id, limit) = match &cmd {
@@ -66,17 +56,22 @@ pub async fn run(cmd: AttestersCommand) -> anyhow::Result<ExitCode> {
         } => (target, "/admin/attesters/history", provider, Some(id.as_str()), *limit),
     };
     if let Some(server) = &target.server {
-        let mut query = vec![format!("limit={limit}")];
-        if let Some(p) = provider {
-            query.push(format!("provider={}", query_value(p)));
+        // Ids are base64: `+`, `/` and `=` must be percent-encoded in the query.
+        let mut url = reqwest::Url::parse("https://admin.invalid/")?;
+        url.set_path(path);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &limit.to_string());
+            if let Some(p) = provider {
+                q.append_pair("provider", p);
+            }
+            if let Some(id) = id {
+                q.append_pair("attester", id);
+            }
         }
-        if let Some(id) = id {
-            query.push(format!("attester={}", query_value(id)));
-        }
+        let path_and_query = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let admin = crate::provider_cmd::admin_client(target, server)?;
-        let value = admin
-            .call(reqwest::Method::GET, &format!("{path}?{}", query.join("&")), None)
-            .await?;
+        let value = admin.call(reqwest::Method::GET, &path_and_query, None).await?;
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -99,12 +94,4 @@ pub async fn run(cmd: AttestersCommand) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&json)?);
     service.store().close().await;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_ids_are_percent_encoded() {
-        assert_eq!(super::query_value("ab+/c="), "ab%2B%2Fc%3D");
-    }
 }

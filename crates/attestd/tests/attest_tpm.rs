@@ -14,8 +14,10 @@
 
 use std::path::Path;
 
+mod common;
+
 use attestd_testkit::TestServer;
-use attestd_token::{Algorithm, Jwk, JwkSet, SigningKey, b64};
+use attestd_token::b64;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, KeyPair, RsaKeyPair};
 use serde_json::{Value, json};
@@ -46,48 +48,7 @@ fn sha256(parts: &[&[u8]]) -> Vec<u8> {
 
 /// Creates tenant `tpmlab` (token trust model) and returns an operator token for its management API.
 async fn operator_token(server: &TestServer) -> String {
-    operator_token_with(server, None).await
-}
-
-/// [`operator_token`], the tenant posting its attester alerts to `webhook`.
-async fn operator_token_with(server: &TestServer, webhook: Option<&str>) -> String {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-    let cert = rcgen::CertificateParams::new(vec![])
-        .expect("params")
-        .self_signed(&kp)
-        .expect("cert");
-    let key = SigningKey::from_pkcs8(Algorithm::ES256, &kp.serialize_der()).expect("pkcs8");
-    let jwks = JwkSet {
-        keys: vec![Jwk::for_certificates("op-key", "EC", &[cert.der().to_vec()])],
-    };
-    let mut spec = json!({"name": "tpmlab", "trust_model": "token",
-        "token_auth": {"issuer": "https://op.issuer.test", "audience": "aud-tpm", "jwks": jwks}});
-    if let Some(url) = webhook {
-        spec["alert_webhook"] = json!(url);
-    }
-    let r = server
-        .client()
-        .post(format!("{}/admin/providers", server.url()))
-        .bearer_auth(ADMIN)
-        .json(&spec)
-        .send()
-        .await
-        .expect("create provider");
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let header = json!({"alg": "ES256", "kid": "op-key", "typ": "JWT"});
-    let body = json!({"iss": "https://op.issuer.test", "aud": "aud-tpm", "sub": "operator",
-                      "iat": now, "nbf": now, "exp": now + 600, "roles": ["Attestation.Contributor"]});
-    let input = format!(
-        "{}.{}",
-        b64::encode_url(header.to_string().as_bytes()),
-        b64::encode_url(body.to_string().as_bytes())
-    );
-    let sig = key.sign(input.as_bytes()).expect("sign");
-    format!("{input}.{}", b64::encode_url(&sig))
+    common::token_tenant(server, ADMIN, "tpmlab", None).await
 }
 
 /// A CA and an RSA attestation key it certifies (EKU tcg-kp-AIKCertificate).
@@ -337,50 +298,6 @@ async fn the_tpm_protocol_issues_a_token_and_each_failure_has_its_code() {
     );
 }
 
-/// An RSA public key for rcgen: the PKCS#1 `RSAPublicKey` DER of a TPM AK.
-struct RsaPublic(Vec<u8>);
-
-fn der_len(n: usize, out: &mut Vec<u8>) {
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-}
-
-fn der_uint(v: &[u8], out: &mut Vec<u8>) {
-    let mut v = v.to_vec();
-    if v.first().is_some_and(|b| b & 0x80 != 0) {
-        v.insert(0, 0);
-    }
-    out.push(0x02);
-    der_len(v.len(), out);
-    out.extend(v);
-}
-
-impl RsaPublic {
-    fn new(modulus: &[u8]) -> RsaPublic {
-        let mut inner = Vec::new();
-        der_uint(modulus, &mut inner);
-        der_uint(&[1, 0, 1], &mut inner);
-        let mut der = vec![0x30];
-        der_len(inner.len(), &mut der);
-        der.extend(inner);
-        RsaPublic(der)
-    }
-}
-
-impl rcgen::PublicKeyData for RsaPublic {
-    fn der_bytes(&self) -> &[u8] {
-        &self.0
-    }
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_RSA_SHA256
-    }
-}
-
 impl Ca {
     /// A certificate for the TPM's AK (EKU tcg-kp-AIKCertificate).
     fn certify(&self, modulus: &[u8]) -> Vec<u8> {
@@ -388,7 +305,7 @@ impl Ca {
         params.distinguished_name.push(rcgen::DnType::CommonName, "swtpm AK");
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(vec![2, 23, 133, 8, 3])];
         params
-            .signed_by(&RsaPublic::new(modulus), &self.issuer)
+            .signed_by(&common::RsaPublic::new(modulus), &self.issuer)
             .expect("ak cert")
             .der()
             .to_vec()
@@ -514,20 +431,7 @@ async fn swtpm_attests_end_to_end() {
     );
     let bearer = operator_token(&server).await;
     let policy = "version=1.2; authorizationrules { [type==\"aikValidated\", value==true] => permit(); }; issuancerules { c:[type==\"aikPubHash\"] => issue(type=\"aik\", value=c.value); c:[type==\"events\", issuer==\"AttestationService\"] => issue(type=\"events\", value=JmesPath(c.value, \"length(Events)\")); };";
-    let jws_payload = json!({"AttestationPolicy": b64::encode_url(policy.as_bytes())}).to_string();
-    let r = server
-        .client()
-        .put(format!("{}{T}/policies/Tpm?{API}", server.url()))
-        .bearer_auth(&bearer)
-        .header("content-type", "text/plain")
-        .body(format!(
-            "eyJhbGciOiJub25lIn0.{}.",
-            b64::encode_url(jws_payload.as_bytes())
-        ))
-        .send()
-        .await
-        .expect("set policy");
-    assert_eq!(r.status().as_u16(), 200);
+    common::set_policy(&server, "tpmlab", "Tpm", &bearer, policy).await;
 
     let mut tpm = attestd_client::Tpm::connect(&swtpm.tcti()).expect("connect to swtpm");
     let ak = tpm.create_ak().expect("create AK");
@@ -695,20 +599,7 @@ async fn a_jmespath_policy_over_events_permits_secure_boot_and_denies_it_off() {
     let bearer = operator_token(&server).await;
     // JmesPath() yields the JSON text of its result: one SecureBoot=01 event is "1".
     let policy = "version=1.2; authorizationrules { c:[type==\"events\", issuer==\"AttestationService\"] => add(type=\"secureBootOn\", value=JmesPath(c.value, \"length(Events[?EventTypeString == 'EV_EFI_VARIABLE_DRIVER_CONFIG' && ProcessedData.UnicodeName == 'SecureBoot' && ProcessedData.VariableData == 'AQ'])\")); c:[type==\"secureBootOn\", value==\"1\"] => permit(); }; issuancerules { };";
-    let jws_payload = json!({"AttestationPolicy": b64::encode_url(policy.as_bytes())}).to_string();
-    let r = server
-        .client()
-        .put(format!("{}{T}/policies/Tpm?{API}", server.url()))
-        .bearer_auth(&bearer)
-        .header("content-type", "text/plain")
-        .body(format!(
-            "eyJhbGciOiJub25lIn0.{}.",
-            b64::encode_url(jws_payload.as_bytes())
-        ))
-        .send()
-        .await
-        .expect("set policy");
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    common::set_policy(&server, "tpmlab", "Tpm", &bearer, policy).await;
     for (on, expected) in [(true, None), (false, Some("PolicyEvaluationError"))] {
         let swtpm = Swtpm::start();
         let mut tpm = attestd_client::Tpm::connect(&swtpm.tcti()).expect("connect to swtpm");
@@ -839,22 +730,9 @@ async fn trusted_launch_monitoring_alerts_when_boot_measurements_change_or_the_m
             roots.to_str().expect("utf-8"),
         ],
     );
-    let bearer = operator_token_with(&server, Some(&hook.url)).await;
+    let bearer = common::token_tenant(&server, ADMIN, "tpmlab", Some(&hook.url)).await;
     let policy = "version=1.0; authorizationrules { [type==\"aikValidated\", value==true] => permit(); }; issuancerules { c:[type==\"aikPubHash\"] => issue(type=\"aik\", value=c.value); };";
-    let jws_payload = json!({"AttestationPolicy": b64::encode_url(policy.as_bytes())}).to_string();
-    let r = server
-        .client()
-        .put(format!("{}{T}/policies/Tpm?{API}", server.url()))
-        .bearer_auth(&bearer)
-        .header("content-type", "text/plain")
-        .body(format!(
-            "eyJhbGciOiJub25lIn0.{}.",
-            b64::encode_url(jws_payload.as_bytes())
-        ))
-        .send()
-        .await
-        .expect("set policy");
-    assert_eq!(r.status().as_u16(), 200);
+    common::set_policy(&server, "tpmlab", "Tpm", &bearer, policy).await;
 
     let mut tpm = attestd_client::Tpm::connect(&swtpm.tcti()).expect("connect to swtpm");
     let ak = tpm.create_ak().expect("create AK");

@@ -20,15 +20,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
 use attestd_client::{AttestationKey, DeviceTransport, MssimTransport, Tpm, TpmError, Transport};
 use attestd_testkit::TestServer;
-use attestd_token::{Algorithm, Jwk, JwkSet, KeySet, SigningKey, Validation, b64, verify};
+use attestd_token::{JwkSet, KeySet, Validation, b64, verify};
 use aws_lc_rs::signature;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_attestd");
 const ADMIN: &str = "tcti-test-admin-token-0123456789";
-const API: &str = "api-version=2022-08-01";
 
 fn sha256(parts: &[&[u8]]) -> Vec<u8> {
     let mut c = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
@@ -442,94 +443,11 @@ fn the_mssim_transport_refuses_nacks_and_oversized_answers() {
 
 /// Creates tenant `tcti` (token trust model) and returns an operator token for its management API.
 async fn operator_token(server: &TestServer) -> String {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-    let cert = rcgen::CertificateParams::new(vec![])
-        .expect("params")
-        .self_signed(&kp)
-        .expect("cert");
-    let key = SigningKey::from_pkcs8(Algorithm::ES256, &kp.serialize_der()).expect("pkcs8");
-    let jwks = JwkSet {
-        keys: vec![Jwk::for_certificates("op-key", "EC", &[cert.der().to_vec()])],
-    };
-    let spec = json!({"name": "tcti", "trust_model": "token",
-        "token_auth": {"issuer": "https://op.issuer.test", "audience": "aud-tcti", "jwks": jwks}});
-    let r = server
-        .client()
-        .post(format!("{}/admin/providers", server.url()))
-        .bearer_auth(ADMIN)
-        .json(&spec)
-        .send()
-        .await
-        .expect("create provider");
-    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let header = json!({"alg": "ES256", "kid": "op-key", "typ": "JWT"});
-    let body = json!({"iss": "https://op.issuer.test", "aud": "aud-tcti", "sub": "operator",
-                      "iat": now, "nbf": now, "exp": now + 600, "roles": ["Attestation.Contributor"]});
-    let input = format!(
-        "{}.{}",
-        b64::encode_url(header.to_string().as_bytes()),
-        b64::encode_url(body.to_string().as_bytes())
-    );
-    let sig = key.sign(input.as_bytes()).expect("sign");
-    format!("{input}.{}", b64::encode_url(&sig))
+    common::token_tenant(server, ADMIN, "tcti", None).await
 }
 
 async fn set_policy(server: &TestServer, bearer: &str, policy: &str) {
-    let payload = json!({"AttestationPolicy": b64::encode_url(policy.as_bytes())}).to_string();
-    let r = server
-        .client()
-        .put(format!("{}/tenants/tcti/policies/Tpm?{API}", server.url()))
-        .bearer_auth(bearer)
-        .header("content-type", "text/plain")
-        .body(format!("eyJhbGciOiJub25lIn0.{}.", b64::encode_url(payload.as_bytes())))
-        .send()
-        .await
-        .expect("set policy");
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
-/// The PKCS#1 `RSAPublicKey` of a TPM AK, for rcgen to certify.
-struct RsaPublic(Vec<u8>);
-
-impl RsaPublic {
-    fn new(modulus: &[u8]) -> RsaPublic {
-        fn int(v: &[u8], out: &mut Vec<u8>) {
-            let mut v = v.to_vec();
-            if v[0] & 0x80 != 0 {
-                v.insert(0, 0);
-            }
-            out.push(0x02);
-            len(v.len(), out);
-            out.extend(v);
-        }
-        fn len(n: usize, out: &mut Vec<u8>) {
-            if n < 0x80 {
-                out.push(n as u8);
-            } else {
-                out.extend([0x82, (n >> 8) as u8, n as u8]);
-            }
-        }
-        let mut inner = Vec::new();
-        int(modulus, &mut inner);
-        int(&[1, 0, 1], &mut inner);
-        let mut der = vec![0x30];
-        len(inner.len(), &mut der);
-        der.extend(inner);
-        RsaPublic(der)
-    }
-}
-
-impl rcgen::PublicKeyData for RsaPublic {
-    fn der_bytes(&self) -> &[u8] {
-        &self.0
-    }
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_RSA_SHA256
-    }
+    common::set_policy(server, "tcti", "Tpm", bearer, policy).await;
 }
 
 /// The modulus of a PEM RSA `PUBLIC KEY`, read by openssl (an independent parser).
@@ -643,7 +561,9 @@ async fn a_persistent_ak_attests_and_omit_x5c_drops_the_chain_from_the_token() {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "persistent AK");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(vec![2, 23, 133, 8, 3])];
-    let cert = params.signed_by(&RsaPublic::new(&modulus), &issuer).expect("ak cert");
+    let cert = params
+        .signed_by(&common::RsaPublic::new(&modulus), &issuer)
+        .expect("ak cert");
     let cert_pem = dir.path().join("ak.pem");
     std::fs::write(&cert_pem, cert.pem()).expect("cert");
 

@@ -27,6 +27,8 @@ pub(crate) fn processed_data(e: &Event) -> Value {
         },
         // UEFI_IMAGE_LOAD_EVENT
         0x8000_0003..=0x8000_0005 => image_load(&e.data).unwrap_or(Value::Null),
+        // UEFI_GPT_DATA (EV_EFI_GPT_EVENT, EV_EFI_GPT_EVENT2)
+        0x8000_0006 | 0x8000_000D => gpt(&e.data).unwrap_or(Value::Null),
         _ => Value::Null,
     }
 }
@@ -93,6 +95,70 @@ fn image_load(b: &[u8]) -> Option<Value> {
         "ImageLengthInMemory": length,
         "ImageLinkTimeAddress": link,
         "ImageLocationInMemory": location,
+    }))
+}
+
+/// Size of UEFI_PARTITION_TABLE_HEADER as UEFI_GPT_DATA carries it.
+const GPT_HEADER_LEN: usize = 92;
+/// The fixed part of an EFI_PARTITION_ENTRY: two GUIDs, three u64s, a 36-character name.
+const GPT_ENTRY_MIN: usize = 128;
+/// More partitions than any disk has is corruption (GPT reserves room for 128).
+const GPT_MAX_PARTITIONS: u64 = 1024;
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// UEFI_GPT_DATA: the disk's UEFI_PARTITION_TABLE_HEADER, NumberOfPartitions u64, then that many
+/// EFI_PARTITION_ENTRY of the header's SizeOfPartitionEntry bytes each.
+fn gpt(b: &[u8]) -> Option<Value> {
+    let h = b.get(..GPT_HEADER_LEN)?;
+    if h.get(..8)? != b"EFI PART" {
+        return None;
+    }
+    let entry_size = usize::try_from(u32_at(h, 84)?).ok()?;
+    if entry_size < GPT_ENTRY_MIN {
+        return None;
+    }
+    let count = u64_at(b, GPT_HEADER_LEN)?;
+    if count > GPT_MAX_PARTITIONS {
+        return None;
+    }
+    let entries = &b[GPT_HEADER_LEN + 8..];
+    let count = usize::try_from(count).ok()?;
+    if entries.len() != count.checked_mul(entry_size)? {
+        return None;
+    }
+    let partitions: Option<Vec<Value>> = entries
+        .chunks_exact(entry_size)
+        .map(|p| {
+            Some(json!({
+                "PartitionTypeGUID": guid(p)?,
+                "UniquePartitionGUID": guid(&p[16..])?,
+                "StartingLBA": u64_at(p, 32)?,
+                "EndingLBA": u64_at(p, 40)?,
+                "Attributes": u64_at(p, 48)?,
+                "PartitionName": utf16(&p[56..128])?,
+            }))
+        })
+        .collect();
+    Some(json!({
+        "Header": {
+            "Signature": "EFI PART",
+            "Revision": u32_at(h, 8)?,
+            "HeaderSize": u32_at(h, 12)?,
+            "MyLBA": u64_at(h, 24)?,
+            "AlternateLBA": u64_at(h, 32)?,
+            "FirstUsableLBA": u64_at(h, 40)?,
+            "LastUsableLBA": u64_at(h, 48)?,
+            "DiskGUID": guid(&h[56..])?,
+            "PartitionEntryLBA": u64_at(h, 72)?,
+            "NumberOfPartitionEntries": u32_at(h, 80)?,
+            "SizeOfPartitionEntry": u32_at(h, 84)?,
+        },
+        "NumberOfPartitions": count,
+        "Partitions": partitions?,
     }))
 }
 
