@@ -1,6 +1,6 @@
 //! MAA's `AttestationInfo` (reference E.6), the document `/attest/AzureGuest` carries as
 //! `{"AttestationInfo": base64url(JSON)}`: the isolation evidence (for SEV-SNP CVMs the SNP report
-//! with its VCEK chain and the HCL runtime data), the vTPM's PCR quote, the OS identity, the TCG
+//! with its VCEK chain, for TDX CVMs the TD quote, each with the HCL runtime data), the vTPM's PCR quote, the OS identity, the TCG
 //! log, and an ephemeral encryption key certified by the attestation key to which MAA seals its
 //! answer. Byte fields are standard base64 (Go's `[]byte`); base64url is accepted too.
 
@@ -32,7 +32,17 @@ pub enum Isolation {
         runtime_data: Vec<u8>,
     },
     /// A TDX CVM.
-    Tdx,
+    Tdx {
+        /// `Evidence.Proof`: the TD quote (Intel DCAP, v4 or v5) that the guest obtained for the
+        /// HCL report's TDREPORT.
+        proof: Vec<u8>,
+        /// `Evidence.RunTimeData`: the HCL runtime data that the quote's REPORTDATA\[0..32\]
+        /// hashes.
+        runtime_data: Vec<u8>,
+        /// `Evidence.HclReport` (attestd extension, optional): the HCL report whose TDREPORT the
+        /// quote was made from.
+        hcl_report: Option<Vec<u8>>,
+    },
 }
 
 /// `TpmInfo`.
@@ -175,7 +185,13 @@ impl AttestationInfo {
         } else if kind.eq_ignore_ascii_case("TrustedLaunch") {
             Isolation::TrustedLaunch
         } else if kind.eq_ignore_ascii_case("Tdx") {
-            Isolation::Tdx
+            let evidence = object(isolation_info, "Evidence", "IsolationInfo.Evidence")?
+                .ok_or_else(|| malformed("AttestationInfo field 'IsolationInfo.Evidence' is required for Tdx"))?;
+            Isolation::Tdx {
+                proof: required(evidence, "Proof", "IsolationInfo.Evidence.Proof")?,
+                runtime_data: required(evidence, "RunTimeData", "IsolationInfo.Evidence.RunTimeData")?,
+                hcl_report: bytes(evidence, "HclReport", "IsolationInfo.Evidence.HclReport")?,
+            }
         } else {
             return Err(malformed(format!(
                 "AttestationInfo field 'IsolationInfo.Type' is '{kind}' (SevSnp, Tdx or TrustedLaunch expected)"

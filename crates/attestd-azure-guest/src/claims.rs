@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use attestd_evidence::{Appraisal, Attester, ClaimValue};
 use serde_json::{Map, Value, json};
 
-use crate::VerifiedGuest;
+use crate::{HardwareEvidence, VerifiedGuest};
 
 /// The appraisal of a verified `AttestationInfo`: [`appraisal`]'s claims, the OS identity
 /// (`x-ms-azurevm-osbuild`, `-osdistro`, `-ostype`, `-osversion-major`, `-osversion-minor`,
@@ -63,16 +63,27 @@ pub fn info_appraisal(v: &crate::VerifiedInfo) -> Appraisal {
 ///
 /// * `x-ms-attestation-type`: `azurevm`; `x-ms-azurevm-attestation-protocol-ver`: `2.0`.
 /// * `x-ms-isolation-tee`: `{x-ms-attestation-type: sevsnpvm, x-ms-sevsnpvm-*…, x-ms-runtime:
-///   <HCL runtime data>}`.
+///   <HCL runtime data>}`, for TDX guests `{x-ms-attestation-type: tdxvm, tdx_*…,
+///   attester_tcb_status, …, x-ms-runtime: <HCL runtime data>}` (the claims of `/attest/TdxVm`).
 /// * `x-ms-azurevm-attested-pcrs` (indices) and attestd's `x-ms-azurevm-pcrs` (index → hex).
 /// * `x-ms-azurevm-vmid` and `secureboot` from the HCL runtime data's `vm-configuration`
 ///   (`vmUniqueId`, `secure-boot`), which the hardware report vouches for; the VM id also names
 ///   the attester for the monitor (see `attestd_evidence::Attester`).
 pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
     let mut tee = Map::new();
-    tee.insert("x-ms-attestation-type".into(), json!("sevsnpvm"));
-    for (name, value) in attestd_snp::claims::report_claims(&g.snp) {
-        tee.insert(name.to_owned(), value.to_json());
+    match &g.hardware {
+        HardwareEvidence::Snp(snp) => {
+            tee.insert("x-ms-attestation-type".into(), json!("sevsnpvm"));
+            for (name, value) in attestd_snp::claims::report_claims(snp) {
+                tee.insert(name.to_owned(), value.to_json());
+            }
+        }
+        HardwareEvidence::Tdx(td) => {
+            tee.insert("x-ms-attestation-type".into(), json!("tdxvm"));
+            for (name, value) in &td.claims {
+                tee.insert(name.clone(), value.clone());
+            }
+        }
     }
     tee.insert("x-ms-runtime".into(), g.runtime.json.clone());
     let measurements = boot_measurements(g, &tee);
@@ -116,7 +127,8 @@ pub fn appraisal(g: &VerifiedGuest) -> Appraisal {
 }
 
 /// What the attester monitor compares between two attestations of one VM: the vTPM's boot PCRs
-/// 0–7 (`PCR<i>` → hex) and the SEV-SNP launch measurement of its firmware (`launchmeasurement`).
+/// 0–7 (`PCR<i>` → hex) and the measurement of its firmware: the SEV-SNP launch measurement
+/// (`launchmeasurement`) or the TD's MRTD (`mrtd`).
 fn boot_measurements(g: &VerifiedGuest, tee: &Map<String, Value>) -> BTreeMap<String, String> {
     let mut m: BTreeMap<String, String> = g
         .pcrs
@@ -124,8 +136,15 @@ fn boot_measurements(g: &VerifiedGuest, tee: &Map<String, Value>) -> BTreeMap<St
         .filter(|(i, _)| *i <= 7)
         .map(|(i, v)| (format!("PCR{i}"), hex::encode(v)))
         .collect();
-    if let Some(lm) = tee.get("x-ms-sevsnpvm-launchmeasurement").and_then(Value::as_str) {
-        m.insert("launchmeasurement".into(), lm.to_owned());
+    match &g.hardware {
+        HardwareEvidence::Snp(_) => {
+            if let Some(lm) = tee.get("x-ms-sevsnpvm-launchmeasurement").and_then(Value::as_str) {
+                m.insert("launchmeasurement".into(), lm.to_owned());
+            }
+        }
+        HardwareEvidence::Tdx(td) => {
+            m.insert("mrtd".into(), hex::encode(td.mr_td));
+        }
     }
     m
 }

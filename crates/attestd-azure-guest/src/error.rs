@@ -1,5 +1,5 @@
 //! The checks of this crate, each with its own stable code. Hardware report failures carry the
-//! SEV-SNP verifier's codes, vTPM structure failures the TPM crate's.
+//! SEV-SNP verifier's codes (TD quotes the DCAP and TDX verifiers'), vTPM structure failures the TPM crate's.
 
 use attestd_evidence::EvidenceError;
 
@@ -10,6 +10,9 @@ pub enum ErrorCode {
     HclReportMalformed,
     /// The HCL report holds a hardware report this verifier does not take (TDX).
     UnsupportedHardwareReport,
+    /// The HCL report sent with a TDX guest's TD quote is not the report the quote was made
+    /// from: its TDREPORT's REPORTDATA, MRTD or RTMRs, or its runtime data, differ.
+    HclTdReportMismatch,
     /// The HCL runtime data is not JSON, or lacks a field (e.g. the `HCLAkPub` key).
     HclRuntimeDataMalformed,
     /// SHA-256 of the runtime data is not REPORT_DATA\[0..32\] of the hardware report.
@@ -22,7 +25,8 @@ pub enum ErrorCode {
     VtpmPcrMismatch,
     /// The `AttestationInfo` document is not JSON of MAA's shape, or a field is not base64.
     AttestationInfoMalformed,
-    /// The isolation type (Trusted Launch, TDX) is not verified by this build.
+    /// The isolation type is not verified by this build (Trusted Launch), or this verifier has
+    /// no TDX quote verifier (TDX).
     UnsupportedIsolation,
     /// `TpmInfo.AikPub` is not the attestation key that the HCL runtime data names.
     AikMismatch,
@@ -41,6 +45,7 @@ impl ErrorCode {
         match self {
             ErrorCode::HclReportMalformed => "HclReportMalformed",
             ErrorCode::UnsupportedHardwareReport => "UnsupportedHardwareReport",
+            ErrorCode::HclTdReportMismatch => "HclTdReportMismatch",
             ErrorCode::HclRuntimeDataMalformed => "HclRuntimeDataMalformed",
             ErrorCode::HclBindingMismatch => "HclBindingMismatch",
             ErrorCode::VtpmQuoteSignatureInvalid => "VtpmQuoteSignatureInvalid",

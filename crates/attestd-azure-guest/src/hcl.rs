@@ -26,6 +26,11 @@ const VARIABLE_DATA_AT: usize = RUNTIME_HEADER_AT + RUNTIME_HEADER_LEN;
 const TDREPORT_REPORT_DATA_AT: usize = 0x80;
 /// REPORT_DATA in an SEV-SNP report.
 const SNP_REPORT_DATA_AT: usize = 0x50;
+/// MRTD in a TDREPORT: TDINFO_STRUCT starts at 512 (after REPORTMACSTRUCT, TEE_TCB_INFO and
+/// reserved bytes), MRTD follows its ATTRIBUTES and XFAM.
+const TDREPORT_MRTD_AT: usize = 512 + 16;
+/// RTMR0..3 in a TDREPORT, after MRTD, MRCONFIGID, MROWNER and MROWNERCONFIG.
+const TDREPORT_RTMR_AT: usize = TDREPORT_MRTD_AT + 4 * 48;
 
 /// The hardware report an HCL report carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +153,18 @@ impl<'a> HclReport<'a> {
             HardwareReportType::Tdx => TDREPORT_REPORT_DATA_AT,
         };
         &self.hardware_report[at..at + 64]
+    }
+
+    /// MRTD (48 bytes) and RTMR0..3 (4 × 48 bytes) of a TDX TDREPORT (unverified: the CPU MACs a
+    /// TDREPORT, only a TD quote of it proves anything remotely); `None` for an SNP report.
+    pub fn td_measurements(&self) -> Option<(&'a [u8], &'a [u8])> {
+        match self.report_type {
+            HardwareReportType::Snp => None,
+            HardwareReportType::Tdx => Some((
+                &self.hardware_report[TDREPORT_MRTD_AT..TDREPORT_MRTD_AT + 48],
+                &self.hardware_report[TDREPORT_RTMR_AT..TDREPORT_RTMR_AT + 4 * 48],
+            )),
+        }
     }
 }
 

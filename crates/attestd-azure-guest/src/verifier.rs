@@ -28,7 +28,7 @@ impl Verifier for AzureGuestVerifier {
     fn verify<'a>(&'a self, evidence: &'a Evidence, ctx: &'a VerifyContext<'a>) -> VerifyFuture<'a> {
         Box::pin(async move {
             let info = AttestationInfo::parse(&evidence.bytes)?;
-            let verified = self.guest.verify_info(info, ctx.now).await?;
+            let verified = self.guest.verify_info_with(info, ctx.configuration, ctx.now).await?;
             let mut appraisal = claims::info_appraisal(&verified);
             if let Some(key) = verified.enc_key {
                 appraisal.seal = Some(Arc::new(TransportSeal::new(key)));

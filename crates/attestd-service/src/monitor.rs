@@ -229,6 +229,11 @@ async fn observe(store: &Store, http: Option<&reqwest::Client>, obs: &Observatio
             return;
         }
     };
+    // A failure names its attester without proof (anyone can claim an AIK): it is recorded only
+    // for attesters that are already known, so that forged requests cannot fill the table.
+    if prev.is_none() && obs.error_code.is_some() {
+        return;
+    }
     let (state, event, alert) = judge(prev.as_ref(), obs);
     if let Err(e) = store.save_attester(&state, &event).await {
         tracing::warn!(error = %e, attester = %obs.attester_id, "could not record the attestation in the attester's history");

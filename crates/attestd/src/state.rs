@@ -39,9 +39,6 @@ pub fn verifiers(
     let kds = KdsVcekSource::new(Arc::clone(collateral), &config.amd_kds_url, RateLimit::amd_kds());
     let snp = Arc::new(SnpVerifier::new(roots, Arc::new(kds)));
     registry.register(snp.clone());
-    // Azure CVM guests (MAA's AttestationInfo): their SEV-SNP reports go through the same verifier.
-    let guest = attestd_azure_guest::GuestVerifier::new(snp);
-    registry.register(Arc::new(attestd_azure_guest::AzureGuestVerifier::new(guest)));
     // SGX enclaves and Open Enclave: DCAP collateral from the store (imported with `attestd
     // collateral import`, or fetched earlier), fetched from Intel's PCS / a PCCS when configured.
     let stored = Arc::new(attestd_collateral::StoreCollateral::new(store.clone()));
@@ -60,12 +57,18 @@ pub fn verifiers(
     )?));
     // TDX quotes: the same DCAP collateral store (bundles are keyed by TEE type), roots and
     // accepted TCB statuses.
-    let tdx = attestd_tdx::TdxVerifier::new(crate::collateral_cmd::trust_anchors(config)?, sgx_source).with_options(
-        attestd_tdx::TdxOptions {
-            accepted_statuses: config.accepted_tcb_statuses,
-        },
+    let tdx = Arc::new(
+        attestd_tdx::TdxVerifier::new(crate::collateral_cmd::trust_anchors(config)?, sgx_source).with_options(
+            attestd_tdx::TdxOptions {
+                accepted_statuses: config.accepted_tcb_statuses,
+            },
+        ),
     );
-    registry.register(Arc::new(tdx));
+    registry.register(tdx.clone());
+    // Azure CVM guests (MAA's AttestationInfo): their SEV-SNP reports and TD quotes go through
+    // the same verifiers (VCEK cache, DCAP collateral, accepted TCB statuses).
+    let guest = attestd_azure_guest::GuestVerifier::new(snp).with_tdx(tdx);
+    registry.register(Arc::new(attestd_azure_guest::AzureGuestVerifier::new(guest)));
     Ok(registry)
 }
 

@@ -51,7 +51,7 @@ pub struct VerifyArgs {
     #[arg(value_name = "EVIDENCE")]
     pub evidence: PathBuf,
     /// Collateral bundle files (dcap-qvl / QvE JSON); the one matching the quote's FMSPC is used.
-    /// Required for sgx, oe and tdx.
+    /// Required for sgx, oe and tdx; azure-guest uses them for TDX guests' TD quotes.
     #[arg(long, value_name = "FILE")]
     pub collateral: Vec<PathBuf>,
     /// snp: the VCEK or VLEK, optionally followed by its chain, as PEM or DER (ARK, ASK and
@@ -208,7 +208,20 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         Kind::AzureGuest => {
             let snp = Arc::new(SnpVerifier::with_bundled_roots()?);
-            let guest = attestd_azure_guest::AzureGuestVerifier::new(attestd_azure_guest::GuestVerifier::new(snp));
+            // TDX guests' TD quotes need DCAP collateral: the bundles given with --collateral
+            // (none: TDX documents fail with CollateralNotFound).
+            let source = StaticCollateral::new();
+            for path in &args.collateral {
+                source.insert(read_bundle(path)?.0);
+            }
+            let tdx = attestd_tdx::TdxVerifier::new(trust_anchors(&config)?, Arc::new(source)).with_options(
+                attestd_tdx::TdxOptions {
+                    accepted_statuses: config.accepted_tcb_statuses,
+                },
+            );
+            let guest = attestd_azure_guest::AzureGuestVerifier::new(
+                attestd_azure_guest::GuestVerifier::new(snp).with_tdx(Arc::new(tdx)),
+            );
             (AttestationType::AzureGuest, Box::new(guest), bytes)
         }
     };
