@@ -24,6 +24,8 @@ impl std::fmt::Debug for Message {
 
 const CAPACITY: usize = 16 * 1024;
 const BATCH: usize = 512;
+/// How long the writer waits for more records after the first of a batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl AuditSink {
     /// Starts the writer task (on the current tokio runtime).
@@ -34,13 +36,30 @@ impl AuditSink {
             while let Some(first) = rx.recv().await {
                 let mut waiters = Vec::new();
                 let mut next = Some(first);
-                while let Some(message) = next.take() {
-                    match message {
-                        Message::Record(r) => batch.push(*r),
-                        Message::Flush(ack) => waiters.push(ack),
+                // Linger briefly for more records: one transaction (and one round trip to the
+                // database thread) per batch instead of per attestation under load. A flush
+                // ends the wait at once.
+                let linger = tokio::time::sleep(LINGER);
+                tokio::pin!(linger);
+                loop {
+                    while let Some(message) = next.take() {
+                        match message {
+                            Message::Record(r) => batch.push(*r),
+                            Message::Flush(ack) => waiters.push(ack),
+                        }
+                        if batch.len() < BATCH {
+                            next = rx.try_recv().ok();
+                        }
                     }
-                    if batch.len() < BATCH {
-                        next = rx.try_recv().ok();
+                    if batch.len() >= BATCH || !waiters.is_empty() {
+                        break;
+                    }
+                    tokio::select! {
+                        m = rx.recv() => match m {
+                            Some(m) => next = Some(m),
+                            None => break,
+                        },
+                        () = &mut linger => break,
                     }
                 }
                 if let Err(e) = store.insert_audit(&batch).await {

@@ -62,6 +62,12 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, provider, kind
      outcome, error_code, before_hash, after_hash, policy_hash, evidence_digest, duration_us, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
+/// [`INSERT_AUDIT`] without its `VALUES`, for multi-row inserts.
+const INSERT_AUDIT_COLUMNS: &str = "INSERT INTO audit_log (at, provider, kind, operation, actor, attestation_type, \
+     outcome, error_code, before_hash, after_hash, policy_hash, evidence_digest, duration_us, detail) ";
+/// Rows per multi-row insert: 14 parameters each stays far below SQLite's and PostgreSQL's limits.
+const AUDIT_ROWS_PER_INSERT: usize = 64;
+
 /// Binds an [`AuditRecord`] to [`INSERT_AUDIT`].
 macro_rules! bind_audit {
     ($q:expr, $r:expr) => {
@@ -91,8 +97,27 @@ impl Store {
         }
         on_pool!(self, pool => {
             let mut tx = pool.begin().await.map_err(StoreError::query)?;
-            for r in records {
-                bind_audit!(sqlx::query(INSERT_AUDIT), r).execute(&mut *tx).await.map_err(StoreError::query)?;
+            // Multi-row INSERTs: one statement (one round trip to SQLite's worker thread) per
+            // chunk instead of per record.
+            for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+                let mut q = sqlx::QueryBuilder::new(INSERT_AUDIT_COLUMNS);
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.at)
+                        .push_bind(&r.provider)
+                        .push_bind(&r.kind)
+                        .push_bind(&r.operation)
+                        .push_bind(&r.actor)
+                        .push_bind(&r.attestation_type)
+                        .push_bind(&r.outcome)
+                        .push_bind(&r.error_code)
+                        .push_bind(&r.before_hash)
+                        .push_bind(&r.after_hash)
+                        .push_bind(&r.policy_hash)
+                        .push_bind(&r.evidence_digest)
+                        .push_bind(r.duration_us)
+                        .push_bind(&r.detail);
+                });
+                q.build().execute(&mut *tx).await.map_err(StoreError::query)?;
             }
             tx.commit().await.map_err(StoreError::query)
         })

@@ -312,6 +312,31 @@ async fn audit_and_collateral(store: &Store) {
         .expect("filter");
     assert_eq!(att.len(), 1);
     assert_eq!(store.prune_audit(60).await.expect("prune"), 1);
+    // A batch spanning several multi-row INSERTs (64 rows each) keeps every record and field.
+    let batch: Vec<AuditRecord> = (0..130)
+        .map(|i| AuditRecord {
+            at: 1_000 + i,
+            provider: "batch".into(),
+            kind: "attestation".into(),
+            attestation_type: Some("SgxEnclave".into()),
+            error_code: (i % 2 == 0).then(|| format!("E{i}")),
+            evidence_digest: Some(format!("d{i}")),
+            duration_us: Some(i),
+            ..audit("attest")
+        })
+        .collect();
+    store.insert_audit(&batch).await.expect("batch insert");
+    let mut back = store
+        .audit(&AuditFilter {
+            provider: Some("batch".into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("batch");
+    back.reverse();
+    let back: Vec<AuditRecord> = back.into_iter().map(|r| AuditRecord { id: 0, ..r }).collect();
+    assert_eq!(back, batch);
 
     assert_eq!(store.collateral("sgx/tcb/00906ED50000").await.expect("get"), None);
     store
