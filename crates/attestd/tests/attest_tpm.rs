@@ -51,6 +51,24 @@ async fn operator_token(server: &TestServer) -> String {
     common::token_tenant(server, ADMIN, "tpmlab", None).await
 }
 
+/// A server trusting `ca` for AIK certificates (`--tpm-aik-roots`), with the test's admin token;
+/// the directory holds the roots file (and is the test's scratch space).
+fn tpm_server(ca: &Ca) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let roots = dir.path().join("aik-roots.pem");
+    std::fs::write(&roots, &ca.root_pem).expect("write roots");
+    let server = TestServer::start(
+        Path::new(BIN),
+        &[
+            "--admin-token",
+            ADMIN,
+            "--tpm-aik-roots",
+            roots.to_str().expect("utf-8"),
+        ],
+    );
+    (server, dir)
+}
+
 /// A CA and an RSA attestation key it certifies (EKU tcg-kp-AIKCertificate).
 struct Ca {
     root_pem: String,
@@ -186,18 +204,7 @@ async fn challenge(server: &TestServer) -> (String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tpm_protocol_issues_a_token_and_each_failure_has_its_code() {
     let ca = Ca::new("attestd test AIK CA");
-    let dir = tempfile::tempdir().expect("tmp");
-    let roots = dir.path().join("aik-roots.pem");
-    std::fs::write(&roots, &ca.root_pem).expect("write roots");
-    let server = TestServer::start(
-        Path::new(BIN),
-        &[
-            "--admin-token",
-            ADMIN,
-            "--tpm-aik-roots",
-            roots.to_str().expect("utf-8"),
-        ],
-    );
+    let (server, _dir) = tpm_server(&ca);
     // No built-in TPM policy: the first round says so.
     let (status, body) = round(&server, "", &json!({"type": "aikcert"})).await;
     assert_eq!(
@@ -417,18 +424,7 @@ fn tpm_request(
 async fn swtpm_attests_end_to_end() {
     let swtpm = Swtpm::start();
     let ca = Ca::new("attestd test AIK CA");
-    let dir = tempfile::tempdir().expect("tmp");
-    let roots = dir.path().join("aik-roots.pem");
-    std::fs::write(&roots, &ca.root_pem).expect("write roots");
-    let server = TestServer::start(
-        Path::new(BIN),
-        &[
-            "--admin-token",
-            ADMIN,
-            "--tpm-aik-roots",
-            roots.to_str().expect("utf-8"),
-        ],
-    );
+    let (server, dir) = tpm_server(&ca);
     let bearer = operator_token(&server).await;
     let policy = "version=1.2; authorizationrules { [type==\"aikValidated\", value==true] => permit(); }; issuancerules { c:[type==\"aikPubHash\"] => issue(type=\"aik\", value=c.value); c:[type==\"events\", issuer==\"AttestationService\"] => issue(type=\"events\", value=JmesPath(c.value, \"length(Events)\")); };";
     common::set_policy(&server, "tpmlab", "Tpm", &bearer, policy).await;
@@ -584,18 +580,7 @@ fn secure_boot_variable(on: bool) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jmespath_policy_over_events_permits_secure_boot_and_denies_it_off() {
     let ca = Ca::new("attestd test AIK CA");
-    let dir = tempfile::tempdir().expect("tmp");
-    let roots = dir.path().join("aik-roots.pem");
-    std::fs::write(&roots, &ca.root_pem).expect("write roots");
-    let server = TestServer::start(
-        Path::new(BIN),
-        &[
-            "--admin-token",
-            ADMIN,
-            "--tpm-aik-roots",
-            roots.to_str().expect("utf-8"),
-        ],
-    );
+    let (server, _dir) = tpm_server(&ca);
     let bearer = operator_token(&server).await;
     // JmesPath() yields the JSON text of its result: one SecureBoot=01 event is "1".
     let policy = "version=1.2; authorizationrules { c:[type==\"events\", issuer==\"AttestationService\"] => add(type=\"secureBootOn\", value=JmesPath(c.value, \"length(Events[?EventTypeString == 'EV_EFI_VARIABLE_DRIVER_CONFIG' && ProcessedData.UnicodeName == 'SecureBoot' && ProcessedData.VariableData == 'AQ'])\")); c:[type==\"secureBootOn\", value==\"1\"] => permit(); }; issuancerules { };";
@@ -718,18 +703,7 @@ async fn trusted_launch_monitoring_alerts_when_boot_measurements_change_or_the_m
     let hook = Webhook::start().await;
     let swtpm = Swtpm::start();
     let ca = Ca::new("attestd test AIK CA");
-    let dir = tempfile::tempdir().expect("tmp");
-    let roots = dir.path().join("aik-roots.pem");
-    std::fs::write(&roots, &ca.root_pem).expect("write roots");
-    let server = TestServer::start(
-        Path::new(BIN),
-        &[
-            "--admin-token",
-            ADMIN,
-            "--tpm-aik-roots",
-            roots.to_str().expect("utf-8"),
-        ],
-    );
+    let (server, _dir) = tpm_server(&ca);
     let bearer = common::token_tenant(&server, ADMIN, "tpmlab", Some(&hook.url)).await;
     let policy = "version=1.0; authorizationrules { [type==\"aikValidated\", value==true] => permit(); }; issuancerules { c:[type==\"aikPubHash\"] => issue(type=\"aik\", value=c.value); };";
     common::set_policy(&server, "tpmlab", "Tpm", &bearer, policy).await;
