@@ -149,25 +149,15 @@ impl Service {
             secret: &self.exchange_secret.0,
             alert_webhook: provider.settings.webhook_url.as_deref(),
         };
-        let step = match exchange.step(message, ctx).await {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(id) = &e.attester {
-                    self.note_attester(provider, t, id.clone(), None, Some(&e.code));
-                }
-                return Err(e.into());
-            }
-        };
+        let options = AttestOptions::default();
+        let step = exchange
+            .step(message, ctx)
+            .await
+            .map_err(|e| self.note_failed_evidence(provider, t, e, &options))?;
         match step {
             Step::Reply(reply) => Ok((reply, false)),
-            Step::Appraised { mut appraisal, finish } => {
-                let attester = appraisal.attester.take();
-                let issued = self.issue(provider, t, &policy, appraisal, &AttestOptions::default());
-                if let Some(a) = attester {
-                    let code = issued.as_ref().err().map(ServiceError::code);
-                    self.note_attester(provider, t, a.id, Some(a.measurements), code);
-                }
-                match issued {
+            Step::Appraised { appraisal, finish } => {
+                match self.issue_noted(provider, t, &policy, appraisal, &options) {
                     Ok(token) => Ok((finish.finish(Outcome::Token(&token))?, true)),
                     Err(e) => {
                         // The exchange learns the verdict (e.g. to track machines); the error wins.

@@ -284,9 +284,46 @@ async fn deliver(http: &reqwest::Client, url: &str, body: &Value) {
 }
 
 impl crate::Service {
-    /// Hands one attestation of an identified attester to the monitor (draft-policy
-    /// attestations are trials, not verdicts, and are not passed here).
-    pub(crate) fn note_attester(
+    /// [`crate::Service::issue`], then hands the verdict to the monitor when the appraisal names
+    /// its attester. Draft-policy attestations are trials, not verdicts: they are not recorded.
+    pub(crate) fn issue_noted(
+        &self,
+        provider: &crate::Provider,
+        t: AttestationType,
+        policy: &crate::policy::ActivePolicy,
+        mut appraisal: attestd_evidence::Appraisal,
+        options: &crate::AttestOptions,
+    ) -> Result<String, crate::ServiceError> {
+        let attester = appraisal.attester.take();
+        let issued = self.issue(provider, t, policy, appraisal, options);
+        if let Some(a) = attester
+            && options.draft_policy.is_none()
+        {
+            let code = issued.as_ref().err().map(crate::ServiceError::code);
+            self.note_attester(provider, t, a.id, Some(a.measurements), code);
+        }
+        issued
+    }
+
+    /// Records a verification failure for the attester the evidence claimed (if any) and
+    /// returns the error as the service's.
+    pub(crate) fn note_failed_evidence(
+        &self,
+        provider: &crate::Provider,
+        t: AttestationType,
+        e: attestd_evidence::EvidenceError,
+        options: &crate::AttestOptions,
+    ) -> crate::ServiceError {
+        if let Some(id) = &e.attester
+            && options.draft_policy.is_none()
+        {
+            self.note_attester(provider, t, id.clone(), None, Some(&e.code));
+        }
+        e.into()
+    }
+
+    /// Hands one attestation of an identified attester to the monitor.
+    fn note_attester(
         &self,
         provider: &crate::Provider,
         t: AttestationType,

@@ -113,24 +113,12 @@ impl Service {
             now: SystemTime::now(),
             configuration: &policy.configuration,
         };
-        let draft = options.draft_policy.is_some();
-        let mut appraisal = match verifier.verify(evidence, &ctx).await {
-            Ok(a) => a,
-            Err(e) => {
-                if let (Some(id), false) = (&e.attester, draft) {
-                    self.note_attester(provider, t, id.clone(), None, Some(&e.code));
-                }
-                return Err(e.into());
-            }
-        };
-        let attester = appraisal.attester.take();
+        let appraisal = verifier
+            .verify(evidence, &ctx)
+            .await
+            .map_err(|e| self.note_failed_evidence(provider, t, e, options))?;
         let seal = appraisal.seal.clone();
-        let issued = self.issue(provider, t, &policy, appraisal, options);
-        if let (Some(a), false) = (attester, draft) {
-            let code = issued.as_ref().err().map(ServiceError::code);
-            self.note_attester(provider, t, a.id, Some(a.measurements), code);
-        }
-        let token = issued?;
+        let token = self.issue_noted(provider, t, &policy, appraisal, options)?;
         match seal {
             Some(s) => Ok(s.seal(&token)?),
             None => Ok(token),
