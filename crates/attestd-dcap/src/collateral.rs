@@ -93,10 +93,14 @@ fn signature_hex(text: &str, field: &str) -> Result<[u8; 64]> {
 
 /// A CRL given as DER, PEM (`X509 CRL`) or hex of DER.
 fn crl_der(bytes: &[u8], field: &str) -> Result<Vec<u8>> {
-    let trimmed = trim_ascii_nul(bytes);
-    if trimmed.first() == Some(&0x30) {
-        return Ok(trimmed.to_vec());
+    // DER is binary: its last bytes may be NUL or whitespace, so it is cut by its own length,
+    // never trimmed.
+    if bytes.first() == Some(&0x30) {
+        return der_prefix(bytes)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| malformed(format!("{field}: the DER CRL is truncated or followed by data")));
     }
+    let trimmed = trim_ascii_nul(bytes);
     let text = std::str::from_utf8(trimmed).map_err(|_| malformed(format!("{field} is neither DER, PEM nor hex")))?;
     if let Some(body) = text.strip_prefix("-----BEGIN X509 CRL-----") {
         let (body, _) = body
@@ -126,21 +130,35 @@ fn trim_ascii_nul(bytes: &[u8]) -> &[u8] {
 
 /// A chain given as PEM or as DER certificates one after another, as PEM text.
 fn chain_pem(bytes: &[u8], field: &str) -> Result<String> {
-    let trimmed = trim_ascii_nul(bytes);
-    if trimmed.first() != Some(&0x30) {
+    if bytes.first() != Some(&0x30) {
+        let trimmed = trim_ascii_nul(bytes);
         let text = std::str::from_utf8(trimmed).map_err(|_| malformed(format!("{field} is not PEM text")))?;
         pem::certificates(text.as_bytes()).map_err(|e| malformed(format!("{field}: {}", e.describe())))?;
         return Ok(text.to_owned());
     }
-    let mut rest = trimmed;
+    // DER certificates one after another, each cut by its own length (binary: never trimmed).
+    let mut rest = bytes;
     let mut out = String::new();
-    while !rest.is_empty() {
+    while !is_padding(rest) {
         let len = der_len(rest).ok_or_else(|| malformed(format!("{field}: a DER certificate is truncated")))?;
         let (cert, after) = rest.split_at(len);
         out.push_str(&pem::encode_certificate(cert));
         rest = after;
     }
     Ok(out)
+}
+
+/// Whether `bytes` is only NULs and whitespace (QvE strings are NUL-terminated, files may end in a
+/// newline).
+fn is_padding(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| *b == 0 || b.is_ascii_whitespace())
+}
+
+/// The DER TLV at the start of `bytes`, when only padding follows it.
+fn der_prefix(bytes: &[u8]) -> Option<&[u8]> {
+    let len = der_len(bytes)?;
+    let (tlv, rest) = bytes.split_at_checked(len)?;
+    is_padding(rest).then_some(tlv)
 }
 
 /// The total length of the DER TLV at the start of `bytes`, if it fits.
@@ -430,4 +448,50 @@ struct Parsed {
     pck_crl_issuer_chain_pem: String,
     pck_crl_der: Vec<u8>,
     root_ca_crl_der: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DER SEQUENCE whose content ends in `last` (a CRL's last byte is its signature's, so it
+    /// can be NUL or a whitespace byte).
+    fn der_ending_in(last: u8) -> Vec<u8> {
+        vec![0x30, 0x05, 0x04, 0x03, 0xAA, 0xBB, last]
+    }
+
+    #[test]
+    fn binary_der_is_cut_by_its_length_never_trimmed() {
+        for last in [0x00, b' ', b'\n', b'\r', b'\t', 0x0C, 0x42] {
+            let der = der_ending_in(last);
+            assert_eq!(crl_der(&der, "crl").ok(), Some(der.clone()), "last byte {last:#04x}");
+            // QvE pads with NUL; files end in a newline: padding after the TLV is dropped.
+            let mut padded = der.clone();
+            padded.extend([0, 0, b'\n']);
+            assert_eq!(crl_der(&padded, "crl").ok(), Some(der.clone()));
+            // Two DER "certificates" back to back, each ending in that byte.
+            let mut two = der.clone();
+            two.extend(&der);
+            two.push(0);
+            let pem = chain_pem(&two, "chain").expect("chain");
+            assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2);
+        }
+        // Truncated, or followed by something that is not padding.
+        assert!(crl_der(&der_ending_in(1)[..6], "crl").is_err());
+        let mut trailing = der_ending_in(1);
+        trailing.push(0x30);
+        assert!(crl_der(&trailing, "crl").is_err());
+    }
+
+    #[test]
+    fn text_crls_still_parse() {
+        let der = der_ending_in(0x00);
+        let hex = format!("  {}\n\0", hex::encode(&der));
+        assert_eq!(crl_der(hex.as_bytes(), "crl").ok(), Some(der.clone()));
+        let pem = format!(
+            "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&der)
+        );
+        assert_eq!(crl_der(pem.as_bytes(), "crl").ok(), Some(der));
+    }
 }
