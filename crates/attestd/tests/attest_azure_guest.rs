@@ -7,12 +7,13 @@
 //! `tdxvm` claims; each broken link is a 400 with its code, missing collateral a 503; `attestd
 //! verify azure-guest --collateral` verifies the same document offline.
 
+mod common;
 use std::path::Path;
 
 use attestd_testkit::TestServer;
 use attestd_testkit::azure::{TDX_VM_ID, TdxGuest, attestation_info, b64, tpm2b_public};
 use attestd_testkit::dcap::{Break, TestCa};
-use attestd_token::{JwkSet, KeySet, Validation, b64 as jose_b64, verify};
+use attestd_token::b64 as jose_b64;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_attestd");
@@ -40,24 +41,7 @@ async fn an_azure_cvm_gets_an_azurevm_token() {
     let (status, body) = attest(&server, &info, None).await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().expect("token");
-    let jwks: JwkSet = server
-        .client()
-        .get(format!("{}/certs", server.url()))
-        .send()
-        .await
-        .expect("certs")
-        .json()
-        .await
-        .expect("jwks");
-    let v = verify(
-        token,
-        &KeySet::from_jwks(&jwks).expect("keys"),
-        &Validation {
-            issuer: Some(server.url().to_owned()),
-            ..Validation::default()
-        },
-    )
-    .expect("the token verifies against /certs");
+    let v = common::verify_against_certs(&server, token).await;
     let c = &v.claims;
     assert_eq!(c["x-ms-attestation-type"], "azurevm");
     assert_eq!(c["x-ms-isolation-tee"]["x-ms-attestation-type"], "sevsnpvm");
@@ -126,24 +110,7 @@ async fn an_azure_tdx_cvm_gets_a_sealed_azurevm_token_with_tdxvm_claims() {
     assert_eq!(status, 200, "{body}");
     // Sealed to the certified encryption key: only the guest's key opens it.
     let jwt = guest.open_sealed(body["token"].as_str().expect("token"));
-    let jwks: JwkSet = server
-        .client()
-        .get(format!("{}/certs", server.url()))
-        .send()
-        .await
-        .expect("certs")
-        .json()
-        .await
-        .expect("jwks");
-    let v = verify(
-        &jwt,
-        &KeySet::from_jwks(&jwks).expect("keys"),
-        &Validation {
-            issuer: Some(server.url().to_owned()),
-            ..Validation::default()
-        },
-    )
-    .expect("the token verifies against /certs");
+    let v = common::verify_against_certs(&server, &jwt).await;
     let c = &v.claims;
     assert_eq!(c["x-ms-attestation-type"], "azurevm");
     let tee = &c["x-ms-isolation-tee"];

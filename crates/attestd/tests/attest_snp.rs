@@ -3,12 +3,13 @@
 //! `/certs` and carries MAA's claims; tampering, wrong runtime data and denying policies give a
 //! 400 with their code and no token.
 
+mod common;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use attestd_testkit::TestServer;
-use attestd_token::{JwkSet, KeySet, Validation, b64, verify};
+use attestd_token::b64;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_attestd");
@@ -69,24 +70,7 @@ async fn a_real_snp_report_gets_a_token_with_maa_claims() {
     .await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().expect("token");
-    let jwks: JwkSet = server
-        .client()
-        .get(format!("{}/certs", server.url()))
-        .send()
-        .await
-        .expect("certs")
-        .json()
-        .await
-        .expect("jwks");
-    let v = verify(
-        token,
-        &KeySet::from_jwks(&jwks).expect("keys"),
-        &Validation {
-            issuer: Some(server.url().to_owned()),
-            ..Validation::default()
-        },
-    )
-    .expect("the token verifies against /certs");
+    let v = common::verify_against_certs(&server, token).await;
     let c = &v.claims;
     assert_eq!(c["x-ms-attestation-type"], "sevsnpvm");
     assert_eq!(c["nonce"], "noncesevsnp987");

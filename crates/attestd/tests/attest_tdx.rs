@@ -5,11 +5,12 @@
 //! MAA's `tdx_*` claims; broken checks, unbound runtime data and a denying draft policy are 400s
 //! with their codes and no token.
 
+mod common;
 use std::path::Path;
 
 use attestd_testkit::TestServer;
 use attestd_testkit::dcap::{Break, TestCa, TestPlatform, TrustDomain};
-use attestd_token::{JwkSet, KeySet, Validation, b64, verify};
+use attestd_token::b64;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_attestd");
@@ -78,24 +79,7 @@ async fn a_td_gets_a_tdxvm_token_and_broken_checks_are_400s() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let jwks: JwkSet = server
-        .client()
-        .get(format!("{}/certs", server.url()))
-        .send()
-        .await
-        .expect("certs")
-        .json()
-        .await
-        .expect("jwks");
-    let v = verify(
-        body["token"].as_str().expect("token"),
-        &KeySet::from_jwks(&jwks).expect("keys"),
-        &Validation {
-            issuer: Some(server.url().to_owned()),
-            ..Validation::default()
-        },
-    )
-    .expect("the token verifies against /certs");
+    let v = common::verify_against_certs(&server, body["token"].as_str().expect("token")).await;
     let c = &v.claims;
     assert_eq!(c["x-ms-attestation-type"], "tdxvm");
     assert_eq!(c["nonce"], "tdx-nonce");

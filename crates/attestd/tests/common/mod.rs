@@ -111,3 +111,26 @@ impl rcgen::PublicKeyData for RsaPublic {
         &rcgen::PKCS_RSA_SHA256
     }
 }
+
+/// Verifies `token` as a relying party would: with the keys the server publishes at `/certs` and
+/// its URL as the issuer. Panics (the test fails) when it does not verify.
+pub async fn verify_against_certs(server: &TestServer, token: &str) -> attestd_token::VerifiedToken {
+    let jwks: JwkSet = server
+        .client()
+        .get(format!("{}/certs", server.url()))
+        .send()
+        .await
+        .expect("certs")
+        .json()
+        .await
+        .expect("jwks");
+    attestd_token::verify(
+        token,
+        &attestd_token::KeySet::from_jwks(&jwks).expect("keys"),
+        &attestd_token::Validation {
+            issuer: Some(server.url().to_owned()),
+            ..attestd_token::Validation::default()
+        },
+    )
+    .expect("the token verifies against /certs")
+}
