@@ -24,7 +24,8 @@ fn at(unix: u64) -> SystemTime {
 
 /// The PCK leaf's public key point.
 fn pck_point(quote: &Quote<'_>) -> Vec<u8> {
-    let leaf = quote.pck_chain().first().expect("PCK chain");
+    let chain = quote.pck_chain().expect("PCK chain");
+    let leaf = chain.first().expect("PCK leaf");
     let (_, cert) = x509_parser::parse_x509_certificate(leaf).expect("PCK certificate");
     cert.public_key().subject_public_key.data.to_vec()
 }

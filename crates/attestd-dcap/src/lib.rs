@@ -13,4 +13,4 @@ mod x509;
 
 pub use collateral::{Collateral, CollateralParts};
 pub use error::{DcapError, ErrorCode};
-pub use verify::{PckCa, QuoteVerifier, TrustAnchors, Verified};
+pub use verify::{PckCa, PckChain, QuoteVerifier, TrustAnchors, Verified};

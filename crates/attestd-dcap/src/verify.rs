@@ -2,9 +2,12 @@
 //!
 //! Everything that depends only on the collateral (issuer chains, CRL and document signatures)
 //! is checked once per [`Collateral::digest`] and cached; everything that depends only on the
-//! PCK chain (chain signatures, SGX extension) once per chain. A warm verification costs the QE
-//! report and quote signatures (two P-256 verifies) and the QE report-data hash, plus the
-//! validity windows, revocation look-ups and TCB matching, which are cheap.
+//! PCK chain (chain signatures, SGX extension) once per chain. The QE report signature (the PCK
+//! key certifying the QE and, through its report data, the attestation key) is the same for
+//! every quote of one attestation key, so each PCK chain also remembers the QE reports it has
+//! verified. A warm verification costs the quote signature (one P-256 verify) and two hashes,
+//! plus the validity windows, revocation look-ups and TCB matching, which are cheap; a quote from
+//! an attestation key not seen before costs the QE report signature as well.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -90,6 +93,9 @@ pub struct Verified {
 const COLLATERAL_CACHE: usize = 64;
 /// How many verified PCK chains are cached (one per platform).
 const PCK_CACHE: usize = 4096;
+/// How many verified QE reports each PCK chain remembers (one per attestation key: the QE makes
+/// a new key when it restarts).
+const QE_REPORT_CACHE: usize = 8;
 
 /// A validity window with the codes for both ends.
 #[derive(Clone, Debug)]
@@ -167,6 +173,28 @@ struct CheckedPck {
     ca_kind: PckCa,
     extension: PckExtension,
     windows: Vec<Window>,
+    /// SHA-256(QE report ‖ signature) of QE reports whose signature verified under `leaf`'s key.
+    /// An ECDSA verification is a pure function of key, message and signature, so a repeated
+    /// pair needs no second verification.
+    qe_reports: Mutex<Bounded<[u8; 32], ()>>,
+}
+
+/// A PCK certificate chain verified to a trust anchor (signatures and SGX extension; validity
+/// windows and revocation are checked per quote, at the verification time, by
+/// [`QuoteVerifier::verify_with`]). From [`QuoteVerifier::pck_chain`], cached per chain.
+#[derive(Clone, Debug)]
+pub struct PckChain(Arc<CheckedPck>);
+
+impl PckChain {
+    /// The FMSPC of the PCK certificate's SGX extension.
+    pub fn fmspc(&self) -> [u8; 6] {
+        self.0.extension.fmspc
+    }
+
+    /// The Intel CA that issued the PCK certificate.
+    pub fn ca(&self) -> PckCa {
+        self.0.ca_kind
+    }
 }
 
 /// A map with a size cap; the oldest insertion goes first.
@@ -205,8 +233,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Bounded<K, V> {
     }
 }
 
-/// Verifies quotes against collateral. Built once and shared: it caches verified collateral and
-/// PCK chains, so an attestation costs two P-256 verifications and one hash.
+/// Verifies quotes against collateral. Built once and shared: it caches verified collateral, PCK
+/// chains and QE reports, so a quote from a known attestation key costs one P-256 verification.
 #[derive(Debug)]
 pub struct QuoteVerifier {
     anchors: Vec<Anchor>,
@@ -240,6 +268,20 @@ impl QuoteVerifier {
     /// Verifies `quote` against `collateral` at `now`: every signature, chain, CRL and validity
     /// window, the QE identity, the TCB level (and TDX module), then converges the statuses.
     pub fn verify(&self, quote: &Quote<'_>, collateral: &Collateral, now: SystemTime) -> Result<Verified> {
+        let pck = self.pck_chain(quote)?;
+        self.verify_with(quote, &pck, collateral, now)
+    }
+
+    /// [`QuoteVerifier::verify`] with the quote's PCK chain already verified by
+    /// [`QuoteVerifier::pck_chain`] (which the collateral look-up needs first, for the FMSPC).
+    pub fn verify_with(
+        &self,
+        quote: &Quote<'_>,
+        pck: &PckChain,
+        collateral: &Collateral,
+        now: SystemTime,
+    ) -> Result<Verified> {
+        let pck = &pck.0;
         let now = unix_seconds(now)?;
         let c = self.checked_collateral(collateral)?;
         for w in &c.windows {
@@ -255,23 +297,13 @@ impl QuoteVerifier {
                 ),
             ));
         }
-        let pck = self.checked_pck(quote)?;
         for w in &pck.windows {
             w.check(now)?;
         }
-        check_revocation(&c, &pck)?;
+        check_revocation(&c, pck)?;
 
         // The QE vouches for the attestation key; the PCK key vouches for the QE.
-        if !pck
-            .leaf
-            .key
-            .verify_fixed(quote.qe_report().as_bytes(), quote.qe_report_signature())
-        {
-            return Err(DcapError::new(
-                ErrorCode::QeReportSignatureInvalid,
-                "QE report signature does not verify under the PCK key",
-            ));
-        }
+        check_qe_report_signature(pck, quote)?;
         check_qe_report_data(quote)?;
         let mut point = [0x04u8; 65];
         point[1..].copy_from_slice(quote.attestation_key());
@@ -459,14 +491,17 @@ impl QuoteVerifier {
         })
     }
 
-    fn checked_pck(&self, quote: &Quote<'_>) -> Result<Arc<CheckedPck>> {
+    /// Verifies the quote's PCK chain to the trust anchors (certificate signatures, the PCK CA
+    /// kind, the SGX extension), once per chain: cached by the SHA-256 of the PEM as carried, so a
+    /// chain seen before is neither decoded nor parsed again.
+    pub fn pck_chain(&self, quote: &Quote<'_>) -> Result<PckChain> {
         let key = sha256(quote.pck_chain_pem());
         if let Some(hit) = lock(&self.pck).get(&key) {
-            return Ok(hit);
+            return Ok(PckChain(hit));
         }
-        let checked = Arc::new(self.check_pck(quote.pck_chain())?);
+        let checked = Arc::new(self.check_pck(&quote.pck_chain()?)?);
         lock(&self.pck).insert(key, checked.clone());
-        Ok(checked)
+        Ok(PckChain(checked))
     }
 
     fn check_pck(&self, ders: &[Vec<u8>]) -> Result<CheckedPck> {
@@ -520,6 +555,7 @@ impl QuoteVerifier {
             ca_kind,
             extension,
             windows,
+            qe_reports: Mutex::new(Bounded::new(QE_REPORT_CACHE)),
         })
     }
 }
@@ -573,6 +609,28 @@ fn check_revocation(c: &CheckedCollateral, pck: &CheckedPck) -> Result<()> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// The QE report's signature under the PCK key, verified once per (report, signature) and PCK.
+fn check_qe_report_signature(pck: &CheckedPck, quote: &Quote<'_>) -> Result<()> {
+    let report = quote.qe_report().as_bytes();
+    let signature = quote.qe_report_signature();
+    let mut h = digest::Context::new(&digest::SHA256);
+    h.update(report);
+    h.update(signature);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(h.finish().as_ref());
+    if lock(&pck.qe_reports).get(&key).is_some() {
+        return Ok(());
+    }
+    if !pck.leaf.key.verify_fixed(report, signature) {
+        return Err(DcapError::new(
+            ErrorCode::QeReportSignatureInvalid,
+            "QE report signature does not verify under the PCK key",
+        ));
+    }
+    lock(&pck.qe_reports).insert(key, ());
     Ok(())
 }
 

@@ -178,7 +178,8 @@ fn sgx_az_sdk_quotes_with_the_2033_root_encoding_are_out_of_date() {
         let q = read(file);
         let parsed = Quote::parse(&q).unwrap();
         // These quotes carry the 2018..2033 encoding of the root: trusted by key, not by hash.
-        let root = parsed.pck_chain().last().unwrap();
+        let chain = parsed.pck_chain().unwrap();
+        let root = chain.last().unwrap();
         assert_ne!(root.as_slice(), read("roots/Intel_SGX_RootCA.der").as_slice(), "{file}");
         let v = ok(file, &q, &c, "2025-06-25T00:00:00Z");
         assert_eq!(v.status, TcbStatus::OutOfDate, "{file}");

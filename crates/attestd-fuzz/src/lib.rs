@@ -32,7 +32,7 @@ fn eventlog(data: &[u8]) {
 
 fn dcap_quote(data: &[u8]) {
     if let Ok(q) = attestd_dcap::quote::Quote::parse(data) {
-        let _ = q.pck_chain().len();
+        let _ = q.pck_chain().map(|c| c.len());
         let _ = q.body().report_data();
     }
 }

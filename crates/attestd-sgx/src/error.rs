@@ -84,8 +84,6 @@ codes! {
     CollateralNotFound => CollateralUnavailable,
     /// A collateral bundle handed to this crate is not in the expected form.
     CollateralBundleMalformed => CollateralUnavailable,
-    /// The PCK certificate in the quote cannot be read far enough to look up its collateral.
-    PckCertificateUnreadable => InvalidEvidence,
 }
 
 impl fmt::Display for ErrorCode {

@@ -17,7 +17,6 @@ use crate::claims::{self, ClaimInputs};
 use crate::collateral::{CollateralKey, CollateralSource, SgxCollateral};
 use crate::error::{ErrorCode, SgxError};
 use crate::oe::{self, OeFormat};
-use crate::pck;
 
 /// The configuration claim that selects the TCB baseline (reference B.6).
 pub const TCB_IDENTIFIER_CLAIM: &str = "x-ms-sgx-tcbidentifier";
@@ -127,27 +126,24 @@ pub async fn appraise_quote(
     configuration: &ClaimSet,
     now: SystemTime,
 ) -> Result<(Verified, Arc<SgxCollateral>, String), EvidenceError> {
-    let Some(leaf) = quote.pck_chain().first() else {
-        return Err(DcapError::new(
-            attestd_dcap::ErrorCode::MalformedPckChain,
-            "the quote's PCK chain is empty",
-        )
-        .into());
-    };
-    let lookup = pck::lookup(leaf)?;
-    let (baseline, tcb_identifier) = tcb_baseline(configuration)?;
-    let key = CollateralKey {
-        tee: quote.tee_type(),
-        fmspc: lookup.fmspc,
-        ca: lookup.ca,
-        tcb_evaluation_data_number: baseline,
-    };
-    let bundle = source.collateral(&key, now).await?;
-    let verified = quotes.verify(quote, bundle.collateral(), now).map_err(|e| {
+    let invalid = |e: DcapError| {
         let mut e = EvidenceError::from(e);
         e.kind = ErrorKind::InvalidEvidence;
         e
-    })?;
+    };
+    // The chain first: its FMSPC and CA select the collateral, so they must be Intel's.
+    let pck = quotes.pck_chain(quote).map_err(invalid)?;
+    let (baseline, tcb_identifier) = tcb_baseline(configuration)?;
+    let key = CollateralKey {
+        tee: quote.tee_type(),
+        fmspc: pck.fmspc(),
+        ca: pck.ca(),
+        tcb_evaluation_data_number: baseline,
+    };
+    let bundle = source.collateral(&key, now).await?;
+    let verified = quotes
+        .verify_with(quote, &pck, bundle.collateral(), now)
+        .map_err(invalid)?;
     if let Some(n) = baseline
         && verified.tcb_evaluation_data_number != n
     {

@@ -86,3 +86,47 @@ fn a_test_ca_quote_verifies_and_every_break_fails_its_own_check() {
         assert_eq!(err.code, code, "{b:?}: {}", err.message);
     }
 }
+
+/// The QE report signature is verified once per PCK chain and (report, signature) pair: a warm
+/// verifier still rejects any other report or signature under the same chain.
+#[test]
+fn a_cached_qe_report_vouches_only_for_itself() {
+    let ca = TestCa::new();
+    let runtime: &[u8] = b"runtime";
+    let enclave = Enclave::default().binding(runtime);
+    let p = ca.platform([0x30, 0, 0, 0, 0, 0], None);
+    let source = StaticCollateral::new();
+    source.insert(SgxCollateral::from_json(&p.bundle).unwrap());
+    let v = SgxVerifier::new(TrustAnchors::insecure_test_roots(vec![ca.root_der()]), Arc::new(source));
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let appraise = |quote: Vec<u8>| {
+        let e = Evidence {
+            attestation_type: AttestationType::SgxEnclave,
+            bytes: quote,
+            runtime_data: Some(BoundData {
+                bytes: runtime.to_vec(),
+                data_type: DataType::Binary,
+            }),
+            init_time_data: None,
+        };
+        rt.block_on(v.appraise(&e, &ClaimSet::new(), SystemTime::now()))
+            .map(|_| ())
+            .map_err(|e| e.code.to_string())
+    };
+    let good = p.quote(&enclave);
+    // v3: header (48), ISV report (384), signature data length (4), quote signature (64),
+    // attestation key (64), then the QE report (384) and its signature (64).
+    let (report, signature) = (564..948, 948..1012);
+    assert!(good.len() > signature.end);
+    appraise(good.clone()).unwrap();
+    appraise(good.clone()).unwrap();
+
+    let mut other_signature = good.clone();
+    other_signature[signature.start + 5] ^= 1;
+    assert_eq!(appraise(other_signature).unwrap_err(), "QeReportSignatureInvalid");
+    // A reserved byte of the QE report: identity and report data unchanged, signature broken.
+    let mut other_report = good.clone();
+    other_report[report.start + 30] ^= 1;
+    assert_eq!(appraise(other_report).unwrap_err(), "QeReportSignatureInvalid");
+    appraise(good).unwrap();
+}

@@ -13,7 +13,7 @@ mod server;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-pub use server::{TestServer, client_builder, https_client};
+pub use server::{TestServer, client_builder, https_client, https_client_alpn};
 
 /// The checkout's root directory.
 pub fn workspace_root() -> PathBuf {

@@ -187,16 +187,22 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 
 /// An HTTPS client that trusts only the certificate(s) in `ca_pem`.
 pub fn https_client(ca_pem: &Path) -> reqwest::Client {
+    https_client_alpn(ca_pem, &[])
+}
+
+/// [`https_client`] offering the ALPN protocols `alpn` (e.g. `h2` for HTTP/2; none: HTTP/1.1).
+pub fn https_client_alpn(ca_pem: &Path, alpn: &[&[u8]]) -> reqwest::Client {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca_pem).expect("read CA PEM") {
         roots.add(cert.expect("PEM certificate")).expect("add root");
     }
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .timeout(Duration::from_secs(30))

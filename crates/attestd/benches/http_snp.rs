@@ -36,5 +36,6 @@ fn main() {
         setup: Box::new(|_| {}),
         verify: Arc::new(move || vek.verify_report_signature(&parsed).expect("verifies")),
         crypto: "P-384 report verify",
+        warm_verify: None,
     });
 }

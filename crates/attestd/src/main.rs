@@ -74,11 +74,33 @@ enum MasterKeyCommand {
     Generate,
 }
 
+/// The async runtime with `workers` threads (default: one per CPU this process may use, which
+/// honours affinity and cgroup CPU quotas). One worker gets the single-threaded runtime: on one
+/// CPU the multi-threaded scheduler's work stealing and cross-thread wake-ups are pure cost
+/// (about 30 µs of 230 µs per SGX attestation, docs/performance.md).
+fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = workers
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    if workers == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
 fn main() -> ExitCode {
     // One crypto provider for rustls everywhere (server, collateral fetches, the CLI's client).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let workers = match &cli.command {
+        Command::Serve { serve, .. } => serve.worker_threads,
+        _ => None,
+    };
+    let runtime = match runtime(workers) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -79,7 +79,6 @@ pub struct Quote<'a> {
     qe_report_signature: &'a [u8; 64],
     qe_auth_data: &'a [u8],
     pck_chain_pem: &'a [u8],
-    pck_chain: Vec<Vec<u8>>,
     padding: usize,
 }
 
@@ -164,9 +163,6 @@ impl<'a> Quote<'a> {
                 qe
             }
         };
-        let pck_chain = pem::certificates(qe.pck_chain_pem).map_err(|e| {
-            crate::error::DcapError::new(ErrorCode::MalformedPckChain, format!("PCK chain: {}", e.describe()))
-        })?;
         Ok(Quote {
             raw: bytes,
             version,
@@ -180,7 +176,6 @@ impl<'a> Quote<'a> {
             qe_report_signature: qe.signature,
             qe_auth_data: qe.auth_data,
             pck_chain_pem: qe.pck_chain_pem,
-            pck_chain,
             padding,
         })
     }
@@ -245,9 +240,13 @@ impl<'a> Quote<'a> {
         self.pck_chain_pem
     }
 
-    /// The DER certificates of the PCK chain, leaf first.
-    pub fn pck_chain(&self) -> &[Vec<u8>] {
-        &self.pck_chain
+    /// The DER certificates of the PCK chain, leaf first, decoded from the PEM on each call.
+    /// Verification decodes only chains it has not seen: [`crate::QuoteVerifier::pck_chain`]
+    /// caches verified chains by the digest of the PEM.
+    pub fn pck_chain(&self) -> Result<Vec<Vec<u8>>> {
+        pem::certificates(self.pck_chain_pem).map_err(|e| {
+            crate::error::DcapError::new(ErrorCode::MalformedPckChain, format!("PCK chain: {}", e.describe()))
+        })
     }
 
     /// How many bytes follow the signature data.

@@ -36,7 +36,8 @@ pub fn import(platform: &TestPlatform, dir: &Path) -> impl Fn(&TestServer) + 'st
 /// attestation key (P-256 each); parsing and caches excluded.
 pub fn signature_checks(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
     let q = Quote::parse(quote).expect("quote");
-    let leaf = q.pck_chain().first().expect("PCK chain");
+    let chain = q.pck_chain().expect("PCK chain");
+    let leaf = chain.first().expect("PCK leaf");
     let (_, cert) = x509_parser::parse_x509_certificate(leaf).expect("PCK certificate");
     let pck = UnparsedPublicKey::new(
         &ECDSA_P256_SHA256_FIXED,
@@ -53,4 +54,16 @@ pub fn signature_checks(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
         pck.verify(&qe_report, &qe_signature).expect("QE report");
         attestation_key.verify(&signed, &signature).expect("quote");
     })
+}
+
+/// The one signature check of a quote whose QE report the server has verified before (same
+/// attestation key): the quote by the attestation key.
+pub fn quote_signature_check(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
+    let q = Quote::parse(quote).expect("quote");
+    let mut point = vec![0x04];
+    point.extend_from_slice(q.attestation_key());
+    let attestation_key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point);
+    let signed = q.signed_bytes().to_vec();
+    let signature = q.signature().to_vec();
+    Arc::new(move || attestation_key.verify(&signed, &signature).expect("quote"))
 }

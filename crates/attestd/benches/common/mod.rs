@@ -2,17 +2,23 @@
 //! crypto-only limit, CPU accounting from `/proc`, core pinning and the result tables.
 //!
 //! Two layouts, each measured in the same run:
-//! - `split` (the headline): the server is started under `taskset -c 0` (so its runtime sizes
-//!   itself to one core and every thread it has, audit writer and SQLite included, shares that
+//! - `split` (the headline): the server is started under `taskset -c 0` (so it sees one CPU and
+//!   runs its single-threaded runtime, and every thread it has, SQLite's included, shares that
 //!   core), the generator runs on core 1, and the crypto-only limit is measured by one thread on
 //!   core 0: end to end is then "server on its core" against "crypto on one core".
+//!
+//! Crypto and load alternate in rounds (`ATTESTD_LOAD_ROUNDS`, default 5: per round half the load
+//! phase of crypto, then the load phase), so that both are measured over the same minutes of a
+//! shared host, whose cores' speed drifts.
 //! - `shared`: nothing pinned; server, generator and the crypto threads (one per core) share every
 //!   core, so the end-to-end rate also pays for the generator's TLS and HTTP work.
 //!
 //! Settings: `ATTESTD_LOAD_SECONDS` (default 10), `ATTESTD_LOAD_CONCURRENCY` (32),
 //! `ATTESTD_LOAD_LAYOUT` (`split`, `shared` or `both`, the default), `ATTESTD_LOAD_ALGS`
 //! (token algorithms, default `RS256,ES256`), `ATTESTD_LOAD_BIN` (another `attestd` binary to
-//! serve, e.g. a copy of an earlier build for a before/after comparison).
+//! serve, e.g. a copy of an earlier build for a before/after comparison), `ATTESTD_LOAD_HTTP`
+//! (`1`, the default: HTTP/1.1 with one connection per request in flight; `2`: HTTP/2, every
+//! request a stream of one connection).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -124,11 +130,11 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
 /// (`verify`, then one token signature over `signing_input_len` bytes) reach.
 fn crypto_limit(
     alg: Algorithm,
-    verify: &Arc<dyn Fn() + Send + Sync>,
+    verify: &Check,
     signing_input_len: usize,
     threads: usize,
-    seconds: u64,
-) -> f64 {
+    duration: Duration,
+) -> (u64, f64) {
     let key = Arc::new(SigningKey::generate(alg).expect("key").0);
     let input = Arc::new(vec![b'e'; signing_input_len]);
     let done = Arc::new(AtomicU64::new(0));
@@ -137,7 +143,7 @@ fn crypto_limit(
         .map(|_| {
             let (verify, key, input, done) = (verify.clone(), key.clone(), input.clone(), done.clone());
             std::thread::spawn(move || {
-                while start.elapsed() < Duration::from_secs(seconds) {
+                while start.elapsed() < duration {
                     verify();
                     key.sign(&input).expect("signs");
                     done.fetch_add(1, Ordering::Relaxed);
@@ -148,7 +154,7 @@ fn crypto_limit(
     for h in handles {
         h.join().expect("thread");
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    (done.load(Ordering::Relaxed), start.elapsed().as_secs_f64())
 }
 
 /// Posts `body` to `url` once and returns the token (checking the answer is 200).
@@ -167,12 +173,8 @@ async fn attest_once(client: &reqwest::Client, url: &str, body: &[u8]) -> String
     v["token"].as_str().expect("token").to_owned()
 }
 
-/// Attestations per second with `concurrency` requests in flight for `seconds`, and failures.
-async fn load(client: &reqwest::Client, url: &str, body: bytes::Bytes, concurrency: u64, seconds: u64) -> (f64, u64) {
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    // Warm up: one connection per task, caches, the policy.
+/// One request per task, `concurrency` at once: opens the connections and warms the caches.
+async fn warm_up(client: &reqwest::Client, url: &str, body: &bytes::Bytes, concurrency: u64) {
     let warm: Vec<_> = (0..concurrency)
         .map(|_| {
             let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
@@ -182,6 +184,20 @@ async fn load(client: &reqwest::Client, url: &str, body: bytes::Bytes, concurren
     for w in warm {
         w.await.expect("warm-up");
     }
+}
+
+/// `concurrency` requests in flight for `duration`; returns the attestations that succeeded and
+/// failed and the time taken (until the last answer). Every request has its answer on return.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    body: &bytes::Bytes,
+    concurrency: u64,
+    duration: Duration,
+) -> (u64, u64, f64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -215,17 +231,20 @@ async fn load(client: &reqwest::Client, url: &str, body: bytes::Bytes, concurren
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
     }
-    let elapsed = start.elapsed().as_secs_f64();
     (
-        ok.load(Ordering::Relaxed) as f64 / elapsed,
+        ok.load(Ordering::Relaxed),
         failed.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64(),
     )
 }
+
+/// A signature check run in a loop by the crypto-only limit.
+pub type Check = Arc<dyn Fn() + Send + Sync>;
 
 /// One attestation endpoint under load.
 pub struct Target {
@@ -240,9 +259,13 @@ pub struct Target {
     /// Run once per started server before the load (e.g. `attestd collateral import`).
     pub setup: Box<dyn Fn(&TestServer)>,
     /// The verification cryptography of one attestation (signatures only, no parsing).
-    pub verify: Arc<dyn Fn() + Send + Sync>,
+    pub verify: Check,
     /// What `verify` is, for the table heading, e.g. `2 × P-256 verify`.
     pub crypto: &'static str,
+    /// The part of `verify` the server really runs once its caches are warm, if less (DCAP: the
+    /// quote signature alone; the QE report of a known attestation key is not verified again),
+    /// with its label: then the table also gives the ratio to that.
+    pub warm_verify: Option<(Check, &'static str)>,
 }
 
 /// One measured row.
@@ -255,6 +278,8 @@ struct Row {
     server_busy: Option<f64>,
     generator_busy: Option<f64>,
     crypto_us: f64,
+    /// Per attestation, the crypto the warm server runs (`Target::warm_verify` + signature).
+    warm_crypto_us: Option<f64>,
 }
 
 /// Measures `target` with RS256 and ES256 tokens in every configured layout and prints a
@@ -301,49 +326,85 @@ fn measure(target: &Target, layout: Layout, alg: Algorithm, seconds: u64, concur
     let pid = server.pid().expect("pid").to_string();
 
     // The crypto limit: one thread on the server's core, or one per core.
-    let crypto_threads = match layout {
-        Layout::Split => {
-            pin_self(&SERVER_CPU.to_string());
-            1
-        }
-        Layout::Shared => {
-            pin_self(all);
-            cores()
-        }
+    let (crypto_cpus, crypto_threads) = match layout {
+        Layout::Split => (SERVER_CPU.to_string(), 1),
+        Layout::Shared => (all.to_owned(), cores()),
     };
-    // Sign as many bytes as the server's tokens have (header.payload), from one real token.
-    let token = runtime().block_on(attest_once(&server.client(), &url, &target.body));
-    let signing_input_len = token.rfind('.').unwrap_or(token.len());
-    let limit = crypto_limit(alg, &target.verify, signing_input_len, crypto_threads, seconds.min(5));
-
-    if layout == Layout::Split {
-        pin_self(&GENERATOR_CPU.to_string());
-    }
+    let generator_cpus = match layout {
+        Layout::Split => GENERATOR_CPU.to_string(),
+        Layout::Shared => all.to_owned(),
+    };
+    pin_self(&generator_cpus);
     // Built after pinning, so that its worker count follows the cores the generator may use.
     let rt = runtime();
-    let client = server.client();
+    let client = load_client(&server);
     let body = bytes::Bytes::from(target.body.clone());
-    let (server0, self0) = (cpu_seconds(&pid), cpu_seconds("self"));
-    let wall = Instant::now();
-    let (rate, failed) = rt.block_on(load(&client, &url, body, concurrency, seconds));
-    let (server1, self1) = (cpu_seconds(&pid), cpu_seconds("self"));
-    let wall = wall.elapsed().as_secs_f64();
+    // Sign as many bytes as the server's tokens have (header.payload), from one real token.
+    let token = rt.block_on(attest_once(&client, &url, &target.body));
+    let signing_input_len = token.rfind('.').unwrap_or(token.len());
+    rt.block_on(warm_up(&client, &url, &body, concurrency));
+
+    // Crypto and load phases alternate, so that both see the same machine: on a shared host the
+    // speed of a core drifts by 10-20 % over seconds.
+    let rounds = setting("ATTESTD_LOAD_ROUNDS", 5).max(1);
+    let load_phase = Duration::from_secs_f64(seconds as f64 / rounds as f64);
+    let crypto_phase = load_phase / 2;
+    let (mut crypto, mut warm_crypto) = ((0u64, 0.0f64), (0u64, 0.0f64));
+    let (mut ok, mut failed, mut load_s, mut wall) = (0u64, 0u64, 0.0f64, 0.0f64);
+    let (mut server_cpu, mut generator_cpu) = (Some(0.0f64), Some(0.0f64));
+    for _ in 0..rounds {
+        pin_self(&crypto_cpus);
+        let (n, t) = crypto_limit(alg, &target.verify, signing_input_len, crypto_threads, crypto_phase);
+        crypto = (crypto.0 + n, crypto.1 + t);
+        if let Some((v, _)) = &target.warm_verify {
+            let (n, t) = crypto_limit(alg, v, signing_input_len, crypto_threads, crypto_phase);
+            warm_crypto = (warm_crypto.0 + n, warm_crypto.1 + t);
+        }
+        pin_self(&generator_cpus);
+        let (server0, self0) = (cpu_seconds(&pid), cpu_seconds("self"));
+        let started = Instant::now();
+        let (o, f, t) = rt.block_on(load(&client, &url, &body, concurrency, load_phase));
+        wall += started.elapsed().as_secs_f64();
+        let (server1, self1) = (cpu_seconds(&pid), cpu_seconds("self"));
+        (ok, failed, load_s) = (ok + o, failed + f, load_s + t);
+        server_cpu = server_cpu.zip(server0.zip(server1)).map(|(sum, (a, b))| sum + b - a);
+        generator_cpu = generator_cpu.zip(self0.zip(self1)).map(|(sum, (a, b))| sum + b - a);
+    }
     drop(rt);
     pin_self(all);
-    // The warm-up is inside the CPU window but outside the rate's: count its requests too.
-    let attestations = rate * seconds as f64 + concurrency as f64;
-    let server_cpu = server0.zip(server1).map(|(a, b)| b - a);
+    let limit = crypto.0 as f64 / crypto.1;
+    let warm_limit = target
+        .warm_verify
+        .as_ref()
+        .map(|_| warm_crypto.0 as f64 / warm_crypto.1);
+    let rate = ok as f64 / load_s;
+    let attestations = (ok + failed) as f64;
     let threads = crypto_threads as f64;
     Row {
         alg,
         limit,
         rate,
         failed,
-        server_us: server_cpu.filter(|_| rate > 0.0).map(|c| 1e6 * c / attestations),
+        server_us: server_cpu.filter(|_| ok > 0).map(|c| 1e6 * c / attestations),
         server_busy: server_cpu.map(|c| c / wall),
-        generator_busy: self0.zip(self1).map(|(a, b)| (b - a) / wall),
+        generator_busy: generator_cpu.map(|c| c / wall),
         crypto_us: 1e6 * threads / limit,
+        warm_crypto_us: warm_limit.map(|l| 1e6 * threads / l),
     }
+}
+
+/// The generator's client: HTTP/1.1 (one keep-alive connection per request in flight), or with
+/// `ATTESTD_LOAD_HTTP=2` HTTP/2 (ALPN `h2`: every request a stream of one connection).
+fn load_client(server: &TestServer) -> reqwest::Client {
+    match http_version() {
+        2 => attestd_testkit::https_client_alpn(&server.ca_pem(), &[b"h2"]),
+        _ => server.client(),
+    }
+}
+
+/// `ATTESTD_LOAD_HTTP`: 1 (the default) or 2.
+fn http_version() -> u64 {
+    setting("ATTESTD_LOAD_HTTP", 1)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -370,16 +431,34 @@ fn print_table(target: &Target, layout: Layout, rows: &[Row], concurrency: u64, 
         target.title, target.crypto
     );
     println!();
+    if let Some((_, warm)) = &target.warm_verify {
+        println!("Warm crypto = {warm} + token signature: what the server runs once its caches are warm.");
+        println!();
+    }
+    let warm = target.warm_verify.is_some();
     println!(
-        "| Token | Crypto-only limit ({cores_label}) | HTTPS end to end | Ratio | Server CPU / attestation | Crypto / attestation | Server efficiency | Server CPU busy | Generator CPU busy | Failed |"
+        "| Token | Crypto-only limit ({cores_label}) | HTTPS end to end | Ratio | Server CPU / attestation | Crypto / attestation | Server efficiency |{} Server CPU busy | Generator CPU busy | Failed |",
+        if warm {
+            " Warm crypto / attestation | Ratio to warm crypto |"
+        } else {
+            ""
+        }
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|{}---|---|---|",
+        if warm { "---|---|" } else { "" }
+    );
     for r in rows {
         let efficiency = r
             .server_us
             .map_or_else(|| "n/a".to_owned(), |us| format!("{:.1} %", 100.0 * r.crypto_us / us));
+        let warm_cells = match (r.warm_crypto_us, r.server_us) {
+            (Some(w), Some(us)) => format!(" {w:.0} µs | {:.1} % |", 100.0 * w / us),
+            (Some(w), None) => format!(" {w:.0} µs | n/a |"),
+            _ => String::new(),
+        };
         println!(
-            "| {} | {:.0} att/s | {:.0} att/s | {:.1} % | {} | {:.0} µs | {efficiency} | {} | {} | {} |",
+            "| {} | {:.0} att/s | {:.0} att/s | {:.1} % | {} | {:.0} µs | {efficiency} |{warm_cells} {} | {} | {} |",
             r.alg,
             r.limit,
             r.rate,
