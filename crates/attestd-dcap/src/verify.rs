@@ -58,6 +58,19 @@ pub enum PckCa {
     Platform,
 }
 
+impl PckCa {
+    /// The CA an Intel common name (or subject) names, e.g. "Intel SGX PCK Platform CA".
+    pub fn from_common_name(cn: &str) -> Option<PckCa> {
+        if cn.contains("Processor") {
+            Some(PckCa::Processor)
+        } else if cn.contains("Platform") {
+            Some(PckCa::Platform)
+        } else {
+            None
+        }
+    }
+}
+
 /// A verified quote's TCB appraisal. Returned for every status but `Revoked`; whether the status
 /// is acceptable is the caller's decision (see [`crate::tcb::AcceptedStatuses`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -495,7 +508,7 @@ impl QuoteVerifier {
     /// kind, the SGX extension), once per chain: cached by the SHA-256 of the PEM as carried, so a
     /// chain seen before is neither decoded nor parsed again.
     pub fn pck_chain(&self, quote: &Quote<'_>) -> Result<PckChain> {
-        let key = sha256(quote.pck_chain_pem());
+        let key = sha256(&[quote.pck_chain_pem()]);
         if let Some(hit) = lock(&self.pck).get(&key) {
             return Ok(PckChain(hit));
         }
@@ -518,19 +531,15 @@ impl QuoteVerifier {
                 "PCK chain: the PCK certificate must be issued by a PCK CA under the root",
             ));
         }
-        let ca_kind = if ca.name.contains("Processor") {
-            PckCa::Processor
-        } else if ca.name.contains("Platform") {
-            PckCa::Platform
-        } else {
-            return Err(DcapError::new(
+        let ca_kind = PckCa::from_common_name(&ca.name).ok_or_else(|| {
+            DcapError::new(
                 ErrorCode::PckChainInvalid,
                 format!(
                     "PCK chain: issuer '{}' is neither a PCK Processor nor a PCK Platform CA",
                     ca.name
                 ),
-            ));
-        };
+            )
+        })?;
         let value = leaf.sgx_extension.as_deref().ok_or_else(|| {
             DcapError::new(
                 ErrorCode::PckExtensionMissing,
@@ -565,9 +574,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+/// SHA-256 of the concatenated `parts`.
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = digest::Context::new(&digest::SHA256);
+    for p in parts {
+        h.update(p);
+    }
     let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, bytes).as_ref());
+    out.copy_from_slice(h.finish().as_ref());
     out
 }
 
@@ -616,11 +630,7 @@ fn check_revocation(c: &CheckedCollateral, pck: &CheckedPck) -> Result<()> {
 fn check_qe_report_signature(pck: &CheckedPck, quote: &Quote<'_>) -> Result<()> {
     let report = quote.qe_report().as_bytes();
     let signature = quote.qe_report_signature();
-    let mut h = digest::Context::new(&digest::SHA256);
-    h.update(report);
-    h.update(signature);
-    let mut key = [0u8; 32];
-    key.copy_from_slice(h.finish().as_ref());
+    let key = sha256(&[report, signature]);
     if lock(&pck.qe_reports).get(&key).is_some() {
         return Ok(());
     }
@@ -636,13 +646,10 @@ fn check_qe_report_signature(pck: &CheckedPck, quote: &Quote<'_>) -> Result<()> 
 
 /// QE report data = SHA-256(attestation key ‖ QE authentication data) ‖ 32 zero bytes.
 fn check_qe_report_data(quote: &Quote<'_>) -> Result<()> {
-    let mut h = digest::Context::new(&digest::SHA256);
-    h.update(quote.attestation_key());
-    h.update(quote.qe_auth_data());
-    let expected = h.finish();
+    let expected = sha256(&[quote.attestation_key(), quote.qe_auth_data()]);
     let data = quote.qe_report().report_data();
     let (head, tail) = data.split_at(32);
-    if head != expected.as_ref() || tail.iter().any(|b| *b != 0) {
+    if head != expected || tail.iter().any(|b| *b != 0) {
         return Err(DcapError::new(
             ErrorCode::QeReportDataMismatch,
             "QE report data is not SHA-256(attestation key || QE authentication data) followed by zeros",
@@ -823,4 +830,22 @@ fn appraise_module(
     })?;
     advisories.extend(level.advisory_ids.iter().cloned());
     Ok(Some(level.status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_names_name_the_pck_ca() {
+        assert_eq!(
+            PckCa::from_common_name("Intel SGX PCK Processor CA"),
+            Some(PckCa::Processor)
+        );
+        assert_eq!(
+            PckCa::from_common_name("Intel SGX PCK Platform CA"),
+            Some(PckCa::Platform)
+        );
+        assert_eq!(PckCa::from_common_name("Intel SGX Root CA"), None);
+    }
 }

@@ -16,7 +16,6 @@ use x509_parser::prelude::FromDer;
 
 use crate::error::{ErrorCode, SgxError};
 use crate::hashes::{CollateralHashes, CollateralTexts};
-use crate::pck::ca_from_common_name;
 
 /// What a [`CollateralSource`] is asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -193,7 +192,7 @@ fn crl_ca(der: &[u8]) -> Result<PckCa, EvidenceError> {
         .next()
         .and_then(|a| a.as_str().ok())
         .unwrap_or_default();
-    ca_from_common_name(cn).ok_or_else(|| {
+    PckCa::from_common_name(cn).ok_or_else(|| {
         malformed(format!(
             "collateral field 'pck_crl' is issued by '{cn}', neither the PCK Processor CA nor the Platform CA"
         ))

@@ -5,9 +5,10 @@
 //!
 //! 1. [`oe`] removes Open Enclave framing (remote-report header, or evidence with OE custom
 //!    claims), checking every length.
-//! 2. The SGX quote is parsed by `attestd_dcap::quote::Quote`; its PCK certificate names the FMSPC
-//!    and CA ([`pck`]) under which a [`CollateralSource`] finds collateral, at the TCB baseline
-//!    the policy selects with `x-ms-sgx-tcbidentifier` (`azuredefault` = the newest).
+//! 2. The SGX quote is parsed by `attestd_dcap::quote::Quote`; its PCK chain, verified first
+//!    (`QuoteVerifier::pck_chain`), names the FMSPC and CA under which a [`CollateralSource`]
+//!    finds collateral, at the TCB baseline the policy selects with `x-ms-sgx-tcbidentifier`
+//!    (`azuredefault` = the newest).
 //! 3. `attestd_dcap::QuoteVerifier` checks signatures, the PCK chain and CRLs, the collateral and
 //!    the TCB level; the converged TCB status must be one of [`SgxOptions::accepted_statuses`].
 //! 4. Runtime data must hash (SHA-256) to REPORTDATA[0..32], init-time data to CONFIGID[0..32],
@@ -23,7 +24,6 @@ pub mod collateral;
 pub mod error;
 pub mod hashes;
 pub mod oe;
-pub mod pck;
 pub mod verifier;
 
 pub use collateral::{CollateralFuture, CollateralKey, CollateralSource, SgxCollateral, StaticCollateral};

@@ -11,28 +11,20 @@ mod common;
 mod dcap;
 
 use attestd_testkit::dcap::{Enclave, TestCa};
-use attestd_token::b64;
-use serde_json::json;
 
 fn main() {
     let ca = TestCa::new();
     let platform = ca.platform([0x30, 0, 0, 0, 0, 1], None);
     let runtime = br#"{"jwk":{"kty":"EC","crv":"P-256"}}"#;
     let quote = platform.quote(&Enclave::default().binding(runtime));
-    let body = json!({
-        "quote": b64::encode_url(&quote),
-        "runtimeData": {"data": b64::encode_url(runtime), "dataType": "JSON"},
-        "nonce": "load",
-    });
     let dir = tempfile::tempdir().expect("tmp");
-    common::run(&common::Target {
-        title: "SGX (SgxEnclave)",
-        path: "/attest/SgxEnclave?api-version=2022-08-01",
-        body: body.to_string().into_bytes(),
-        server_args: dcap::server_args(&ca, dir.path()),
-        setup: Box::new(dcap::import(&platform, dir.path())),
-        verify: dcap::signature_checks(&quote),
-        crypto: "2 × P-256 verify",
-        warm_verify: Some((dcap::quote_signature_check(&quote), "1 × P-256 verify (quote)")),
-    });
+    common::run(&dcap::target(
+        "SGX (SgxEnclave)",
+        "/attest/SgxEnclave?api-version=2022-08-01",
+        &ca,
+        &platform,
+        &quote,
+        runtime,
+        dir.path(),
+    ));
 }

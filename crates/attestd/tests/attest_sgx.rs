@@ -8,8 +8,10 @@ use std::path::Path;
 
 use attestd_testkit::TestServer;
 use attestd_testkit::dcap::{Break, Enclave, TestCa, TestPlatform};
-use attestd_token::{JwkSet, KeySet, Validation, b64, verify};
+use attestd_token::b64;
 use serde_json::{Value, json};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_attestd");
 
@@ -104,21 +106,7 @@ async fn test_ca_quotes_get_tokens_and_every_broken_check_is_a_400() {
     .await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().expect("token");
-    let jwks: JwkSet = server
-        .client()
-        .get(format!("{}/certs", server.url()))
-        .send()
-        .await
-        .expect("certs")
-        .json()
-        .await
-        .expect("jwks");
-    let keys = KeySet::from_jwks(&jwks).expect("keys");
-    let validation = Validation {
-        issuer: Some(server.url().to_owned()),
-        ..Validation::default()
-    };
-    let c = verify(token, &keys, &validation).expect("the token verifies").claims;
+    let c = common::verify_against_certs(server, token).await.claims;
     assert_eq!(c["x-ms-attestation-type"], "sgx");
     assert_eq!(c["nonce"], "sgx-nonce-1");
     assert_eq!(c["x-ms-sgx-mrenclave"], hex::encode([0xe1; 32]));
@@ -143,8 +131,8 @@ async fn test_ca_quotes_get_tokens_and_every_broken_check_is_a_400() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let c = verify(body["token"].as_str().expect("token"), &keys, &validation)
-        .expect("verifies")
+    let c = common::verify_against_certs(server, body["token"].as_str().expect("token"))
+        .await
         .claims;
     assert_eq!(c["x-ms-sgx-ehd"], b64::encode_url(runtime));
 
@@ -156,8 +144,8 @@ async fn test_ca_quotes_get_tokens_and_every_broken_check_is_a_400() {
     report.extend(&quote);
     let (status, body) = attest(server, "OpenEnclave", json!({"report": b64::encode_url(&report)})).await;
     assert_eq!(status, 200, "{body}");
-    let c = verify(body["token"].as_str().expect("token"), &keys, &validation)
-        .expect("verifies")
+    let c = common::verify_against_certs(server, body["token"].as_str().expect("token"))
+        .await
         .claims;
     assert_eq!(c["x-ms-sgx-mrenclave"], hex::encode([0xe1; 32]));
 

@@ -7,11 +7,44 @@ use std::sync::Arc;
 use attestd_dcap::quote::Quote;
 use attestd_testkit::TestServer;
 use attestd_testkit::dcap::{TestCa, TestPlatform};
+use attestd_token::b64;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+use serde_json::json;
+
+use crate::common::{Check, Target};
+
+/// The load target of one test-CA `quote` at `path`: MAA's request with JSON `runtime` data, a
+/// server trusting `ca` (its root written into `dir`, which must outlive the run) with
+/// `platform`'s collateral imported, and the quote's signature checks as the crypto limit.
+pub fn target(
+    title: &'static str,
+    path: &'static str,
+    ca: &TestCa,
+    platform: &TestPlatform,
+    quote: &[u8],
+    runtime: &[u8],
+    dir: &Path,
+) -> Target {
+    let body = json!({
+        "quote": b64::encode_url(quote),
+        "runtimeData": {"data": b64::encode_url(runtime), "dataType": "JSON"},
+        "nonce": "load",
+    });
+    Target {
+        title,
+        path,
+        body: body.to_string().into_bytes(),
+        server_args: server_args(ca, dir),
+        setup: Box::new(import(platform, dir)),
+        verify: signature_checks(quote),
+        crypto: "2 × P-256 verify",
+        warm_verify: Some((quote_signature_check(quote), "1 × P-256 verify (quote)")),
+    }
+}
 
 /// `attestd serve` arguments trusting `ca` (its root written into `dir`, which must outlive the
 /// servers).
-pub fn server_args(ca: &TestCa, dir: &Path) -> Vec<String> {
+fn server_args(ca: &TestCa, dir: &Path) -> Vec<String> {
     let root = dir.join("test-root.pem");
     std::fs::write(&root, ca.root_pem()).expect("write root");
     vec![
@@ -22,7 +55,7 @@ pub fn server_args(ca: &TestCa, dir: &Path) -> Vec<String> {
 }
 
 /// Imports `platform`'s collateral bundle into a started server (`attestd collateral import`).
-pub fn import(platform: &TestPlatform, dir: &Path) -> impl Fn(&TestServer) + 'static {
+fn import(platform: &TestPlatform, dir: &Path) -> impl Fn(&TestServer) + 'static {
     let bundle = dir.join("bundle.json");
     std::fs::write(&bundle, &platform.bundle).expect("write bundle");
     let bundle = bundle.to_str().expect("utf-8").to_owned();
@@ -34,7 +67,7 @@ pub fn import(platform: &TestPlatform, dir: &Path) -> impl Fn(&TestServer) + 'st
 
 /// The signature checks of one quote: the QE report by the PCK leaf key and the quote by the
 /// attestation key (P-256 each); parsing and caches excluded.
-pub fn signature_checks(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
+fn signature_checks(quote: &[u8]) -> Check {
     let q = Quote::parse(quote).expect("quote");
     let chain = q.pck_chain().expect("PCK chain");
     let leaf = chain.first().expect("PCK leaf");
@@ -58,7 +91,7 @@ pub fn signature_checks(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
 
 /// The one signature check of a quote whose QE report the server has verified before (same
 /// attestation key): the quote by the attestation key.
-pub fn quote_signature_check(quote: &[u8]) -> Arc<dyn Fn() + Send + Sync> {
+fn quote_signature_check(quote: &[u8]) -> Check {
     let q = Quote::parse(quote).expect("quote");
     let mut point = vec![0x04];
     point.extend_from_slice(q.attestation_key());
