@@ -109,7 +109,7 @@ pub struct ServeArgs {
     /// Seconds between checks for providers changed by other nodes [default: 2].
     #[arg(long, env = "ATTESTD_REFRESH_INTERVAL", value_name = "SECONDS")]
     pub refresh_interval: Option<u64>,
-    /// Threads serving requests [default: the CPUs this process may use]. With 1 the server runs
+    /// Threads serving requests [default, or 0: the CPUs this process may use]. With 1 the server runs
     /// a single-threaded runtime. Command line or environment only: the runtime starts before
     /// the configuration file is read.
     #[arg(long, env = "ATTESTD_WORKER_THREADS", value_name = "N")]
