@@ -14,7 +14,7 @@ pub mod state;
 pub mod tenant;
 pub mod tls;
 
-pub use app::build as router;
+pub use app::{App, build as router};
 pub use error::ApiError;
 pub use routes::admin::audit_json as routes_audit_json;
 pub use serve::serve;

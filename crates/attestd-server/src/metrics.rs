@@ -3,9 +3,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
+use axum::http::{Method, StatusCode};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 const REQUESTS: &str = "attestd_http_requests_total";
@@ -32,19 +31,39 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Records every request under its route template (e.g. `/attest/{type}`), never the raw path,
-/// so that the label set stays bounded.
-pub async fn track(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+/// Records a request under its route template (e.g. `/attest/{type}`), never the raw path, so
+/// that the label set stays bounded.
+pub fn record(route: Option<&MatchedPath>, method: &Method, status: StatusCode, start: Instant) {
+    let route = route.map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(method);
+    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status_label(status))
+        .increment(1);
     metrics::histogram!(DURATION, "route" => route, "method" => method).record(start.elapsed().as_secs_f64());
-    response
+}
+
+/// The method as a static label (the routes use no other methods).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// The status code as a label; the common ones without an allocation.
+fn status_label(s: StatusCode) -> metrics::SharedString {
+    match s.as_u16() {
+        200 => "200".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        403 => "403".into(),
+        404 => "404".into(),
+        503 => "503".into(),
+        other => other.to_string().into(),
+    }
 }
