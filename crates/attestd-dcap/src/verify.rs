@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey};
 
 use crate::collateral::Collateral;
 use crate::error::{DcapError, ErrorCode, Result};
@@ -22,7 +23,7 @@ use crate::pck::{PckExtension, parse_sgx_extension};
 use crate::quote::{Quote, ReportBody, TeeType};
 use crate::tcb::{TcbStatus, converge};
 use crate::tcb_info::{QeIdentity, TcbInfo, TdxModule, match_identity_level};
-use crate::x509::{self, Anchor, CertInfo, ChainCodes, Crl, P256Key};
+use crate::x509::{self, Anchor, CertInfo, ChainCodes, Crl};
 
 /// The roots a PCK chain and the collateral issuer chains must lead to. Roots are trusted by
 /// their subject and public key, so every encoding of the same root works.
@@ -186,10 +187,33 @@ struct CheckedPck {
     ca_kind: PckCa,
     extension: PckExtension,
     windows: Vec<Window>,
-    /// SHA-256(QE report ‖ signature) of QE reports whose signature verified under `leaf`'s key.
-    /// An ECDSA verification is a pure function of key, message and signature, so a repeated
-    /// pair needs no second verification.
-    qe_reports: Mutex<Bounded<[u8; 32], ()>>,
+    /// SHA-256(QE report ‖ signature) of QE reports whose signature verified under `leaf`'s key,
+    /// with the attestation key they vouch for, parsed. An ECDSA verification is a pure function
+    /// of key, message and signature, so a repeated pair needs no second verification; and the
+    /// key, whose bytes are compared, need not be decoded again.
+    qe_reports: Mutex<Bounded<[u8; 32], Arc<AttestationKey>>>,
+}
+
+/// A quote's attestation key (raw x ‖ y), decoded for verifying r ‖ s signatures.
+struct AttestationKey {
+    raw: [u8; 64],
+    key: ParsedPublicKey,
+}
+
+impl std::fmt::Debug for AttestationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AttestationKey({})", hex::encode(self.raw))
+    }
+}
+
+impl AttestationKey {
+    fn parse(raw: &[u8; 64]) -> Result<AttestationKey> {
+        let mut point = [0x04u8; 65];
+        point[1..].copy_from_slice(raw);
+        let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .map_err(|_| DcapError::new(ErrorCode::QuoteSignatureInvalid, "attestation key is not a P-256 point"))?;
+        Ok(AttestationKey { raw: *raw, key })
+    }
 }
 
 /// A PCK certificate chain verified to a trust anchor (signatures and SGX extension; validity
@@ -316,13 +340,12 @@ impl QuoteVerifier {
         check_revocation(&c, pck)?;
 
         // The QE vouches for the attestation key; the PCK key vouches for the QE.
-        check_qe_report_signature(pck, quote)?;
-        check_qe_report_data(quote)?;
-        let mut point = [0x04u8; 65];
-        point[1..].copy_from_slice(quote.attestation_key());
-        let attestation_key = P256Key::from_point(&point)
-            .ok_or_else(|| DcapError::new(ErrorCode::QuoteSignatureInvalid, "attestation key is not a P-256 point"))?;
-        if !attestation_key.verify_fixed(quote.signed_bytes(), quote.signature()) {
+        let attestation_key = vouched_attestation_key(pck, quote)?;
+        if attestation_key
+            .key
+            .verify_sig(quote.signed_bytes(), quote.signature())
+            .is_err()
+        {
             return Err(DcapError::new(
                 ErrorCode::QuoteSignatureInvalid,
                 "quote signature does not verify under the attestation key",
@@ -626,22 +649,28 @@ fn check_revocation(c: &CheckedCollateral, pck: &CheckedPck) -> Result<()> {
     Ok(())
 }
 
-/// The QE report's signature under the PCK key, verified once per (report, signature) and PCK.
-fn check_qe_report_signature(pck: &CheckedPck, quote: &Quote<'_>) -> Result<()> {
+/// The quote's attestation key, after checking that the PCK key signed the QE report and that the
+/// QE report data commits to the key. Both are done once per (report, signature) and PCK chain:
+/// a repeated pair is found in the chain's cache, with the key it vouched for.
+fn vouched_attestation_key(pck: &CheckedPck, quote: &Quote<'_>) -> Result<Arc<AttestationKey>> {
     let report = quote.qe_report().as_bytes();
     let signature = quote.qe_report_signature();
-    let key = sha256(&[report, signature]);
-    if lock(&pck.qe_reports).get(&key).is_some() {
-        return Ok(());
-    }
-    if !pck.leaf.key.verify_fixed(report, signature) {
+    let cache_key = sha256(&[report, signature]);
+    let cached = lock(&pck.qe_reports).get(&cache_key);
+    if cached.is_none() && !pck.leaf.key.verify_fixed(report, signature) {
         return Err(DcapError::new(
             ErrorCode::QeReportSignatureInvalid,
             "QE report signature does not verify under the PCK key",
         ));
     }
-    lock(&pck.qe_reports).insert(key, ());
-    Ok(())
+    check_qe_report_data(quote)?;
+    let raw = quote.attestation_key();
+    if let Some(k) = cached.filter(|k| k.raw == *raw) {
+        return Ok(k);
+    }
+    let key = Arc::new(AttestationKey::parse(raw)?);
+    lock(&pck.qe_reports).insert(cache_key, Arc::clone(&key));
+    Ok(key)
 }
 
 /// QE report data = SHA-256(attestation key ‖ QE authentication data) ‖ 32 zero bytes.

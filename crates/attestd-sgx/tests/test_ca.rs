@@ -128,5 +128,14 @@ fn a_cached_qe_report_vouches_only_for_itself() {
     let mut other_report = good.clone();
     other_report[report.start + 30] ^= 1;
     assert_eq!(appraise(other_report).unwrap_err(), "QeReportSignatureInvalid");
+    // The cached QE report with another attestation key: its report data does not commit to it.
+    let attestation_key = 500..564;
+    let mut other_key = good.clone();
+    other_key[attestation_key.start + 7] ^= 1;
+    assert_eq!(appraise(other_key).unwrap_err(), "QeReportDataMismatch");
+    // The cached attestation key verifies only what it signed (a reserved byte of the ISV report).
+    let mut other_body = good.clone();
+    other_body[48 + 30] ^= 1;
+    assert_eq!(appraise(other_body).unwrap_err(), "QuoteSignatureInvalid");
     appraise(good).unwrap();
 }

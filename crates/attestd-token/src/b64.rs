@@ -39,11 +39,9 @@ pub fn decode_url_strict(s: &str) -> Option<Vec<u8>> {
 /// MAA's own examples send `runtimeData` in standard base64 although the API says base64url, so
 /// request fields accept both.
 pub fn decode_lenient(s: &str) -> Option<Vec<u8>> {
-    if s.bytes().any(|b| b == b'+' || b == b'/') {
-        STD_LENIENT.decode(s).ok()
-    } else {
-        URL_LENIENT.decode(s).ok()
-    }
+    // base64url first (what the SDKs send): one pass in the common case. A string with both
+    // alphabets' characters fails both.
+    URL_LENIENT.decode(s).or_else(|_| STD_LENIENT.decode(s)).ok()
 }
 
 /// Decodes standard base64 (padding optional), as used in `x5c`.
