@@ -650,8 +650,9 @@ fn check_revocation(c: &CheckedCollateral, pck: &CheckedPck) -> Result<()> {
 }
 
 /// The quote's attestation key, after checking that the PCK key signed the QE report and that the
-/// QE report data commits to the key. Both are done once per (report, signature) and PCK chain:
-/// a repeated pair is found in the chain's cache, with the key it vouched for.
+/// QE report data commits to the key. The signature is verified and the key decoded once per
+/// (report, signature) and PCK chain (a repeated pair is found in the chain's cache with the key
+/// it vouched for); the report data is checked on every quote.
 fn vouched_attestation_key(pck: &CheckedPck, quote: &Quote<'_>) -> Result<Arc<AttestationKey>> {
     let report = quote.qe_report().as_bytes();
     let signature = quote.qe_report_signature();
