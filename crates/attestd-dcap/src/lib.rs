@@ -4,13 +4,14 @@
 pub mod collateral;
 pub mod error;
 pub mod pck;
-pub mod pem;
 pub mod quote;
 pub mod tcb;
 pub mod tcb_info;
 pub mod verify;
 mod x509;
 
+/// PEM certificate chains (shared with the other verifiers).
+pub use attestd_evidence::pem;
 pub use collateral::{Collateral, CollateralParts};
 pub use error::{DcapError, ErrorCode};
 pub use verify::{PckCa, PckChain, QuoteVerifier, TrustAnchors, Verified};

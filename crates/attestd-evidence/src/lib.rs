@@ -10,6 +10,7 @@
 
 mod error;
 mod exchange;
+pub mod pem;
 mod types;
 
 use std::collections::{BTreeMap, HashMap};

@@ -6,7 +6,11 @@ use base64::Engine;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use x509_parser::pem::Pem;
+
+use std::borrow::Cow;
+
+use attestd_evidence::pem;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{ErrorCode, Result, SnpError};
 use crate::report::REPORT_LEN;
@@ -60,55 +64,131 @@ impl SnpEvidence {
     }
 
     fn parse_json(bytes: &[u8]) -> Result<SnpEvidence> {
-        let doc: serde_json::Value =
+        let doc: Document<'_> =
             serde_json::from_slice(bytes).map_err(|e| malformed(format!("the SevSnpVm evidence is not JSON: {e}")))?;
-        let obj = doc
-            .as_object()
-            .ok_or_else(|| malformed("the SevSnpVm evidence must be a JSON object"))?;
-        // Member names are matched case-insensitively, as MAA's request names are.
-        let member = |name: &str| -> Result<Option<&str>> {
-            match obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                None | Some((_, serde_json::Value::Null)) => Ok(None),
-                Some((_, serde_json::Value::String(s))) => Ok(Some(s.as_str())),
-                Some(_) => Err(malformed(format!("evidence field '{name}' must be a string"))),
-            }
-        };
-        let report = member("SnpReport")?.ok_or_else(|| malformed("the evidence has no 'SnpReport' field"))?;
-        let report = decode_b64("SnpReport", report)?;
-        let certificates = match member("VcekCertChain")? {
+        let report =
+            text(doc.report, "SnpReport")?.ok_or_else(|| malformed("the evidence has no 'SnpReport' field"))?;
+        let report = decode_b64("SnpReport", &report)?;
+        let certificates = match text(doc.chain, "VcekCertChain")? {
             None => Vec::new(),
             Some(chain) => {
                 // The chain is base64url of PEM text; PEM text sent directly is accepted too.
+                let decoded;
                 let pem = if chain.contains("-----BEGIN") {
-                    chain.as_bytes().to_vec()
+                    chain.as_bytes()
                 } else {
-                    decode_b64("VcekCertChain", chain)?
+                    decoded = decode_b64("VcekCertChain", &chain)?;
+                    &decoded
                 };
-                let certs = pem_certificates(&pem)?;
-                if certs.is_empty() {
-                    return Err(malformed("evidence field 'VcekCertChain' holds no PEM certificate"));
-                }
-                certs
+                pem::certificates(pem)
+                    .map_err(|e| malformed(format!("evidence field 'VcekCertChain': {}", e.describe())))?
             }
         };
         Ok(SnpEvidence { report, certificates })
     }
 }
 
-/// The DER of every PEM `CERTIFICATE` block in `pem`.
-fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for p in Pem::iter_from_buffer(pem) {
-        let p = p.map_err(|e| malformed(format!("evidence field 'VcekCertChain' is not PEM: {e}")))?;
-        if p.label != "CERTIFICATE" {
-            return Err(malformed(format!(
-                "evidence field 'VcekCertChain' holds a PEM '{}' block, not a certificate",
-                p.label
-            )));
-        }
-        out.push(p.contents);
+/// The members of MAA's SNP document that attestd reads, borrowed from the request where the
+/// JSON has no escapes. Names match case-insensitively (as MAA's request names do); the first
+/// of repeated names counts; other members are skipped unparsed.
+struct Document<'a> {
+    report: Option<Member<'a>>,
+    chain: Option<Member<'a>>,
+}
+
+/// A member's text: `None` if it is absent or null.
+fn text<'a>(member: Option<Member<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
+    match member {
+        None | Some(Member::Null) => Ok(None),
+        Some(Member::Text(t)) => Ok(Some(t)),
+        Some(Member::Other) => Err(malformed(format!("evidence field '{name}' must be a string"))),
     }
-    Ok(out)
+}
+
+impl<'de> Deserialize<'de> for Document<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Document<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Document<'de>, A::Error> {
+                let (mut report, mut chain) = (None, None);
+                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                    let slot = if name.eq_ignore_ascii_case("SnpReport") {
+                        &mut report
+                    } else if name.eq_ignore_ascii_case("VcekCertChain") {
+                        &mut chain
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    let value = map.next_value::<Member<'de>>()?;
+                    if slot.is_none() {
+                        *slot = Some(value);
+                    }
+                }
+                Ok(Document { report, chain })
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// A member's value: a string, null, or anything else.
+enum Member<'a> {
+    Text(Cow<'a, str>),
+    Null,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Value;
+        impl<'de> Visitor<'de> for Value {
+            type Value = Member<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Text(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Null)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Member<'de>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Member<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Member::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Member<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Member::Other)
+            }
+        }
+        deserializer.deserialize_any(Value)
+    }
 }
 
 #[cfg(test)]

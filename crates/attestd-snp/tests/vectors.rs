@@ -675,6 +675,23 @@ async fn chains_are_cached_but_time_is_checked_every_time() {
     attest_with(&v, &e, "2026-01-01T00:00:00Z").await.unwrap();
     assert_eq!(v.cache().len(), 1);
     assert_eq!(code(attest_with(&v, &e, "2031-01-01T00:00:00Z").await), "VekExpired");
+    // The cache finds a certificate by its last bytes: one that ends like the cached VCEK but
+    // differs elsewhere is verified, fails, and leaves the cached one in place.
+    let mut forged = certs.clone();
+    let vcek = forged
+        .iter_mut()
+        .find(|c| roots().generation_of_certificate(c).is_none())
+        .unwrap();
+    // The last digit of notBefore's seconds (a UTCTime, tag 0x17, 13 bytes): still a valid time.
+    let not_before = vcek.windows(2).position(|w| w == [0x17, 0x0d]).unwrap();
+    vcek[not_before + 2 + 11] ^= 1;
+    let f = evidence(maa_document(&report, &forged), None, None);
+    assert_eq!(
+        code(attest_with(&v, &f, "2025-01-01T00:00:00Z").await),
+        "VekSignatureInvalid"
+    );
+    assert_eq!(v.cache().len(), 1);
+    attest_with(&v, &e, "2025-01-01T00:00:00Z").await.unwrap();
     // A tampered report with a cached VCEK still costs (and fails) the signature check.
     let mut r = report.clone();
     r[0x90] ^= 1;

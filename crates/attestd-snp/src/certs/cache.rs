@@ -1,14 +1,16 @@
-//! Verified VCEK/VLEK chains, cached by the SHA-256 of the certificate's DER.
+//! Verified VCEK/VLEK chains, cached by the certificate's DER.
 //!
 //! The RSA-PSS chain signatures never change for given bytes, so they are checked once per
 //! certificate; validity periods and CRLs depend on the time and are checked on every use.
+//!
+//! Entries are found by the DER's last 32 bytes (the end of the certificate's 512-byte RSA-PSS
+//! signature, which differs between any two certificates the ASK signs) and used only if the
+//! whole DER is equal: a comparison of ~1.3 KB instead of its SHA-256 on every report.
 
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-
-use aws_lc_rs::digest;
 
 use super::crl::AmdCrl;
 use super::roots::{AmdRoots, check_chain_time};
@@ -27,11 +29,21 @@ impl Deref for VerifiedVek {
     }
 }
 
-/// A bounded map from certificate digest to its verified, parsed form.
+/// The lookup key of a certificate: its last `KEY_LEN` bytes (fewer, zero-padded, if shorter).
+const KEY_LEN: usize = 32;
+
+fn key(der: &[u8]) -> [u8; KEY_LEN] {
+    let tail = &der[der.len().saturating_sub(KEY_LEN)..];
+    let mut key = [0u8; KEY_LEN];
+    key[..tail.len()].copy_from_slice(tail);
+    key
+}
+
+/// A bounded map from certificate bytes to their verified, parsed form.
 #[derive(Debug)]
 pub struct VekCache {
     capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Arc<Vek>>>,
+    entries: Mutex<HashMap<[u8; KEY_LEN], Arc<Vek>>>,
 }
 
 impl Default for VekCache {
@@ -59,7 +71,7 @@ impl VekCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Vek>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; KEY_LEN], Arc<Vek>>> {
         // The map holds only verified entries, so one left by a panicking thread is still sound.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -68,9 +80,10 @@ impl VekCache {
     /// checking its signatures only the first time these bytes are seen.
     pub fn verify(&self, roots: &AmdRoots, der: &[u8], now: SystemTime, crls: &[AmdCrl]) -> Result<VerifiedVek> {
         let now = unix_seconds(now)?;
-        let mut key = [0u8; 32];
-        key.copy_from_slice(digest::digest(&digest::SHA256, der).as_ref());
-        let cached = self.lock().get(&key).cloned();
+        let key = key(der);
+        // An entry with the same tail but other bytes is a miss: those bytes are verified and,
+        // if they verify, take the slot.
+        let cached = self.lock().get(&key).filter(|v| v.der() == der).cloned();
         let vek = match cached {
             Some(v) => v,
             None => {

@@ -4,21 +4,23 @@
 //! Two layouts, each measured in the same run:
 //! - `split` (the headline): the server is started under `taskset -c 0` (so it sees one CPU and
 //!   runs its single-threaded runtime, and every thread it has, SQLite's included, shares that
-//!   core), the generator runs on core 1, and the crypto-only limit is measured by one thread on
-//!   core 0: end to end is then "server on its core" against "crypto on one core".
+//!   core), the generator runs on core 1 and keeps it busy while it waits (see `spins`), and the
+//!   crypto-only limit is measured by one thread on core 0: end to end is then "server on its
+//!   core" against "crypto on one core".
+//! - `shared`: nothing pinned; server, generator and the crypto threads (one per core) share every
+//!   core, so the end-to-end rate also pays for the generator's TLS and HTTP work.
 //!
 //! Crypto and load alternate in rounds (`ATTESTD_LOAD_ROUNDS`, default 5: per round half the load
 //! phase of crypto, then the load phase), so that both are measured over the same minutes of a
 //! shared host, whose cores' speed drifts.
-//! - `shared`: nothing pinned; server, generator and the crypto threads (one per core) share every
-//!   core, so the end-to-end rate also pays for the generator's TLS and HTTP work.
 //!
 //! Settings: `ATTESTD_LOAD_SECONDS` (default 10), `ATTESTD_LOAD_CONCURRENCY` (32),
-//! `ATTESTD_LOAD_LAYOUT` (`split`, `shared` or `both`, the default), `ATTESTD_LOAD_ALGS`
-//! (token algorithms, default `RS256,ES256`), `ATTESTD_LOAD_BIN` (another `attestd` binary to
-//! serve, e.g. a copy of an earlier build for a before/after comparison), `ATTESTD_LOAD_HTTP`
-//! (`1`, the default: HTTP/1.1 with one connection per request in flight; `2`: HTTP/2, every
-//! request a stream of one connection).
+//! `ATTESTD_LOAD_LAYOUT` (`split`, `shared` or `both`, the default), `ATTESTD_LOAD_SPIN` (`1`, the
+//! default; `0`: the split layout's generator sleeps while it waits, as in the shared layout),
+//! `ATTESTD_LOAD_ALGS` (token algorithms, default `RS256,ES256`), `ATTESTD_LOAD_BIN` (another
+//! `attestd` binary to serve, e.g. a copy of an earlier build for a before/after comparison),
+//! `ATTESTD_LOAD_HTTP` (`1`, the default: HTTP/1.1 with one connection per request in flight;
+//! `2`: HTTP/2, every request a stream of one connection).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -194,11 +196,22 @@ async fn load(
     body: &bytes::Bytes,
     concurrency: u64,
     duration: Duration,
+    spin: bool,
 ) -> (u64, u64, f64) {
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
+    if spin {
+        // Keeps the generator's core from going idle, so that the server's `writev` does not pay
+        // for waking it (see `spins`).
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (client, url, body, ok, failed, stop) = (
@@ -363,7 +376,7 @@ fn measure(target: &Target, layout: Layout, alg: Algorithm, seconds: u64, concur
         pin_self(&generator_cpus);
         let (server0, self0) = (cpu_seconds(&pid), cpu_seconds("self"));
         let started = Instant::now();
-        let (o, f, t) = rt.block_on(load(&client, &url, &body, concurrency, load_phase));
+        let (o, f, t) = rt.block_on(load(&client, &url, &body, concurrency, load_phase, spins(layout)));
         wall += started.elapsed().as_secs_f64();
         let (server1, self1) = (cpu_seconds(&pid), cpu_seconds("self"));
         (ok, failed, load_s) = (ok + o, failed + f, load_s + t);
@@ -402,6 +415,16 @@ fn load_client(server: &TestServer) -> reqwest::Client {
     }
 }
 
+/// Whether the generator keeps its core busy while it waits for answers (split layout only;
+/// `ATTESTD_LOAD_SPIN=0` turns it off). On loopback the server's `writev` runs the client's
+/// receive path, and when the generator's core is idle that includes waking it: in a VM an IPI
+/// and a VM exit, ~17-24 µs of server CPU per answer on the development hosts, work that a
+/// client on another machine never puts on the server. In the shared layout a spinning
+/// generator would take the server's CPU, so it never spins there.
+fn spins(layout: Layout) -> bool {
+    layout == Layout::Split && setting("ATTESTD_LOAD_SPIN", 1) == 1
+}
+
 /// `ATTESTD_LOAD_HTTP`: 1 (the default) or 2.
 fn http_version() -> u64 {
     setting("ATTESTD_LOAD_HTTP", 1)
@@ -416,8 +439,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn print_table(target: &Target, layout: Layout, rows: &[Row], concurrency: u64, seconds: u64) {
     let (heading, cores_label) = match layout {
+        Layout::Split if spins(layout) => (
+            "server on core 0, generator on core 1 (never idle), crypto limit on 1 core",
+            "1 core",
+        ),
         Layout::Split => (
-            "server on core 0, generator on core 1, crypto limit on 1 core",
+            "server on core 0, generator on core 1 (sleeps while waiting), crypto limit on 1 core",
             "1 core",
         ),
         Layout::Shared => ("server, generator and crypto threads on all cores", "all cores"),

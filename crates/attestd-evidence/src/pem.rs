@@ -1,5 +1,6 @@
-//! PEM certificate chains as Intel ships them: in the quote's certification data (often followed
-//! by a NUL byte) and in the collateral's issuer chains.
+//! PEM certificate chains, as verifiers receive them: Intel's in the quote's certification data
+//! (often followed by a NUL byte) and in the collateral's issuer chains, AMD's in the
+//! `VcekCertChain` of SEV-SNP evidence. Only `CERTIFICATE` blocks and whitespace are accepted.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
