@@ -5,7 +5,10 @@
 
 use attestd_evidence::{AttestationType, BoundData, DataType, Evidence};
 use attestd_token::b64;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
@@ -30,62 +33,142 @@ pub fn evidence_member(t: AttestationType) -> &'static str {
     }
 }
 
-fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
-        .filter(|v| !v.is_null())
-}
+/// A JSON object's members as slices of the body: names (unescaped only if they had escapes)
+/// and raw values, parsed further only when read. The evidence string is then decoded straight
+/// from the body instead of being copied into a `serde_json::Value` first.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
-fn string<'a>(obj: &'a Map<String, Value>, name: &str, path: &str) -> Result<Option<&'a str>, ApiError> {
-    match member(obj, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::invalid(format!("field '{path}' must be a string"))),
+impl<'a> Members<'a> {
+    /// The members of `json`, which must be an object; `what` names it in errors.
+    fn parse(json: &'a str, what: &str) -> Result<Members<'a>, ApiError> {
+        let first = json.bytes().find(|b| !b.is_ascii_whitespace());
+        if first != Some(b'{') {
+            // Still tell JSON from not-JSON, as a full parse would.
+            return Err(match serde_json::from_str::<IgnoredAny>(json) {
+                Ok(_) => ApiError::invalid(format!("{what} must be a JSON object")),
+                Err(e) => ApiError::invalid(format!("{what} is not valid JSON: {e}")),
+            });
+        }
+        serde_json::from_str::<Members<'a>>(json)
+            .map_err(|e| ApiError::invalid(format!("{what} is not valid JSON: {e}")))
     }
-}
 
-fn base64_field(obj: &Map<String, Value>, name: &str, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
-    string(obj, name, path)?
-        .map(|s| b64::decode_lenient(s).ok_or_else(|| ApiError::invalid(format!("field '{path}' is not base64url"))))
-        .transpose()
-}
+    /// The member `name` (exact name first, then case-insensitively), unless it is absent or null.
+    fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .or_else(|| self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
+    }
 
-fn bound_data(obj: &Map<String, Value>, name: &str) -> Result<Option<BoundData>, ApiError> {
-    let Some(v) = member(obj, name) else { return Ok(None) };
-    let inner = v
-        .as_object()
-        .ok_or_else(|| ApiError::invalid(format!("field '{name}' must be an object with 'data' and 'dataType'")))?;
-    let bytes = base64_field(inner, "data", &format!("{name}.data"))?
-        .ok_or_else(|| ApiError::invalid(format!("field '{name}.data' is required")))?;
-    let data_type = match string(inner, "dataType", &format!("{name}.dataType"))? {
-        None => DataType::Binary,
-        Some(s) if s.eq_ignore_ascii_case("binary") => DataType::Binary,
-        Some(s) if s.eq_ignore_ascii_case("json") => DataType::Json,
-        Some(other) => {
+    fn string(&self, name: &str, path: &str) -> Result<Option<Cow<'a, str>>, ApiError> {
+        let Some(raw) = self.get(name) else { return Ok(None) };
+        if !raw.get().starts_with('"') {
+            return Err(ApiError::invalid(format!("field '{path}' must be a string")));
+        }
+        serde_json::from_str::<Text<'a>>(raw.get())
+            .map(|t| Some(t.0))
+            .map_err(|_| ApiError::invalid(format!("field '{path}' must be a string")))
+    }
+
+    fn base64(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        self.string(name, path)?
+            .map(|s| {
+                b64::decode_lenient(&s).ok_or_else(|| ApiError::invalid(format!("field '{path}' is not base64url")))
+            })
+            .transpose()
+    }
+
+    fn bound_data(&self, name: &str) -> Result<Option<BoundData>, ApiError> {
+        let Some(raw) = self.get(name) else { return Ok(None) };
+        if !raw.get().starts_with('{') {
             return Err(ApiError::invalid(format!(
-                "field '{name}.dataType' must be 'Binary' or 'JSON', not '{}'",
-                other.chars().take(32).collect::<String>()
+                "field '{name}' must be an object with 'data' and 'dataType'"
             )));
         }
-    };
-    if data_type == DataType::Json && serde_json::from_slice::<Value>(&bytes).is_err() {
-        return Err(ApiError::invalid(format!(
-            "field '{name}.data' is not valid JSON although '{name}.dataType' is JSON"
-        )));
+        let inner = Members::parse(raw.get(), &format!("field '{name}'"))?;
+        let bytes = inner
+            .base64("data", &format!("{name}.data"))?
+            .ok_or_else(|| ApiError::invalid(format!("field '{name}.data' is required")))?;
+        let data_type = match inner.string("dataType", &format!("{name}.dataType"))?.as_deref() {
+            None => DataType::Binary,
+            Some(s) if s.eq_ignore_ascii_case("binary") => DataType::Binary,
+            Some(s) if s.eq_ignore_ascii_case("json") => DataType::Json,
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "field '{name}.dataType' must be 'Binary' or 'JSON', not '{}'",
+                    other.chars().take(32).collect::<String>()
+                )));
+            }
+        };
+        if data_type == DataType::Json && serde_json::from_slice::<IgnoredAny>(&bytes).is_err() {
+            return Err(ApiError::invalid(format!(
+                "field '{name}.data' is not valid JSON although '{name}.dataType' is JSON"
+            )));
+        }
+        Ok(Some(BoundData { bytes, data_type }))
     }
-    Ok(Some(BoundData { bytes, data_type }))
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(name) = map.next_key::<Text<'de>>()? {
+                    members.push((name.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
+/// A JSON string, borrowed from the input unless it has escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Str;
+        impl<'de> Visitor<'de> for Str {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Str)
+    }
+}
+
+/// The body as text: JSON is UTF-8.
+fn body_text(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Parses an attestation request body for type `t`.
 pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
+    let obj = Members::parse(body_text(body)?, "the request body")?;
     let field = evidence_member(t);
-    let bytes =
-        base64_field(obj, field, field)?.ok_or_else(|| ApiError::invalid(format!("field '{field}' is required")))?;
+    let bytes = obj
+        .base64(field, field)?
+        .ok_or_else(|| ApiError::invalid(format!("field '{field}' is required")))?;
     if bytes.is_empty() {
         return Err(ApiError::invalid(format!("field '{field}' is empty")));
     }
@@ -93,23 +176,23 @@ pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, Ap
         evidence: Evidence {
             attestation_type: t,
             bytes,
-            runtime_data: bound_data(obj, "runtimeData")?,
-            init_time_data: bound_data(obj, "initTimeData")?,
+            runtime_data: obj.bound_data("runtimeData")?,
+            init_time_data: obj.bound_data("initTimeData")?,
         },
-        nonce: string(obj, "nonce", "nonce")?.map(str::to_owned),
-        draft_policy: string(obj, "draftPolicyForAttestation", "draftPolicyForAttestation")?.map(str::to_owned),
+        nonce: obj.string("nonce", "nonce")?.map(Cow::into_owned),
+        draft_policy: obj
+            .string("draftPolicyForAttestation", "draftPolicyForAttestation")?
+            .map(Cow::into_owned),
     })
 }
 
 /// Parses one round of a multi-round protocol: `{"data": base64url(message)}` (MAA's
 /// `TpmAttestationRequest`); returns the message bytes for the verifier's exchange.
 pub fn parse_exchange(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
-    let bytes = base64_field(obj, "data", "data")?.ok_or_else(|| ApiError::invalid("field 'data' is required"))?;
+    let obj = Members::parse(body_text(body)?, "the request body")?;
+    let bytes = obj
+        .base64("data", "data")?
+        .ok_or_else(|| ApiError::invalid("field 'data' is required"))?;
     if bytes.is_empty() {
         return Err(ApiError::invalid("field 'data' is empty"));
     }
@@ -142,6 +225,29 @@ mod tests {
         );
         assert_eq!(r.nonce.as_deref(), Some("n"));
         assert_eq!(r.draft_policy.as_deref(), Some("version=1.0;"));
+    }
+
+    #[test]
+    fn members_are_read_with_any_spacing_case_and_escapes() {
+        let r = parse_attest(
+            AttestationType::SevSnpVm,
+            b" { \"Report\" :\n \"AQ\\u0049D\" , \"nonce\" : null ,\"RUNTIMEDATA\": { \"data\" : \"e30\" , \"datatype\" : \"json\" } , \"other\": [1, {\"x\": 2}] } ",
+        )
+        .expect("parses");
+        assert_eq!(r.evidence.bytes, [1, 2, 3]);
+        assert_eq!(r.nonce, None);
+        assert_eq!(
+            r.evidence
+                .runtime_data
+                .as_ref()
+                .map(|d| (d.bytes.as_slice(), d.data_type)),
+            Some((&b"{}"[..], DataType::Json))
+        );
+        // The exact name wins over a case-insensitive match.
+        let r = parse_attest(AttestationType::SgxEnclave, br#"{"QUOTE":"AAAA","quote":"AQID"}"#).expect("parses");
+        assert_eq!(r.evidence.bytes, [1, 2, 3]);
+        assert!(err(AttestationType::SgxEnclave, "{\"quote\":\"AQID\"} x").contains("not valid JSON"));
+        assert!(err(AttestationType::SgxEnclave, "\u{ff}").contains("not valid JSON"));
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! 2. [`AttestationReport`] reads the 1184-byte report (versions 2 to 5).
 //! 3. The VCEK/VLEK ([`Vek`]) is checked against AMD's ARK → ASK/ASVK of its generation
 //!    ([`AmdRoots`], shipped in `roots/`) with RSA-PSS-SHA384, at the verification time, and against
-//!    AMD's CRL when one is installed ([`AmdCrl`]). Chain signatures are cached by certificate
-//!    digest ([`VekCache`]), so a report costs one P-384 verification.
+//!    AMD's CRL when one is installed ([`AmdCrl`]). Chain signatures are cached per certificate
+//!    ([`VekCache`], found by the DER's last bytes and used only for equal DER), so a report
+//!    costs one P-384 verification.
 //! 4. The report is bound to the key (signing key kind, generation, REPORTED_TCB = the key's TCB,
 //!    CHIP_ID = hwID) and its ECDSA P-384 signature over bytes 0..0x2A0 is verified.
 //! 5. Runtime data must hash (SHA-256) to REPORT_DATA[0..32] and init-time data to HOST_DATA.
