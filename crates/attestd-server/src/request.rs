@@ -251,6 +251,16 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_of_a_request_is_refused_without_a_panic() {
+        let body = br#"{"report":"AQID","runtimeData":{"data":"e30","dataType":"JSON"},"initTimeData":{"data":"aW5pdA"},"nonce":"n\u0041"}"#;
+        assert!(parse_attest(AttestationType::SevSnpVm, body).is_ok());
+        for end in 0..body.len() {
+            let e = parse_attest(AttestationType::SevSnpVm, &body[..end]).expect_err("a prefix is not a request");
+            assert_eq!(e.code, "InvalidParameter", "{end}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn exchange_rounds_carry_base64url_data() {
         assert_eq!(parse_exchange(br#"{"data":"e30"}"#).expect("parses"), b"{}");
         assert!(

@@ -226,6 +226,21 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_of_a_document_is_malformed() {
+        let doc = serde_json::json!({
+            "SnpReport": URL_SAFE.encode([7u8; 64]),
+            "VcekCertChain": URL_SAFE.encode(PEM),
+            "Endorsements": {"a": [1, null, "x"]},
+        })
+        .to_string();
+        assert!(SnpEvidence::parse(doc.as_bytes()).is_ok());
+        for end in 0..doc.len() {
+            let err = SnpEvidence::parse(&doc.as_bytes()[..end]).unwrap_err();
+            assert_eq!(err.code, ErrorCode::SnpEvidenceMalformed, "{end}");
+        }
+    }
+
+    #[test]
     fn raw_report() {
         let e = SnpEvidence::parse(&[2u8; REPORT_LEN]).unwrap();
         assert_eq!(e.report.len(), REPORT_LEN);
