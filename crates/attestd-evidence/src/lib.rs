@@ -10,6 +10,7 @@
 
 mod error;
 mod exchange;
+pub mod json;
 pub mod pem;
 mod types;
 

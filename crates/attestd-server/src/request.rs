@@ -7,7 +7,8 @@ use attestd_evidence::{AttestationType, BoundData, DataType, Evidence};
 use attestd_token::b64;
 use std::borrow::Cow;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use attestd_evidence::json::{Members, ObjectError};
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
@@ -33,43 +34,26 @@ pub fn evidence_member(t: AttestationType) -> &'static str {
     }
 }
 
-/// A JSON object's members as slices of the body: names (unescaped only if they had escapes)
-/// and raw values, parsed further only when read. The evidence string is then decoded straight
+/// A JSON object's members, read as slices of the body: the evidence string is decoded straight
 /// from the body instead of being copied into a `serde_json::Value` first.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct Object<'a>(Members<'a>);
 
-impl<'a> Members<'a> {
+impl<'a> Object<'a> {
     /// The members of `json`, which must be an object; `what` names it in errors.
-    fn parse(json: &'a str, what: &str) -> Result<Members<'a>, ApiError> {
-        let first = json.bytes().find(|b| !b.is_ascii_whitespace());
-        if first != Some(b'{') {
-            // Still tell JSON from not-JSON, as a full parse would.
-            return Err(match serde_json::from_str::<IgnoredAny>(json) {
-                Ok(_) => ApiError::invalid(format!("{what} must be a JSON object")),
-                Err(e) => ApiError::invalid(format!("{what} is not valid JSON: {e}")),
-            });
-        }
-        serde_json::from_str::<Members<'a>>(json)
-            .map_err(|e| ApiError::invalid(format!("{what} is not valid JSON: {e}")))
+    fn parse(json: &'a str, what: &str) -> Result<Object<'a>, ApiError> {
+        Members::parse(json).map(Object).map_err(|e| match e {
+            ObjectError::NotAnObject => ApiError::invalid(format!("{what} must be a JSON object")),
+            ObjectError::NotJson(e) => ApiError::invalid(format!("{what} is not valid JSON: {e}")),
+        })
     }
 
-    /// The member `name` (exact name first, then case-insensitively), unless it is absent or null.
     fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .or_else(|| self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-            .map(|(_, v)| *v)
-            .filter(|v| v.get() != "null")
+        self.0.get(name)
     }
 
     fn string(&self, name: &str, path: &str) -> Result<Option<Cow<'a, str>>, ApiError> {
-        let Some(raw) = self.get(name) else { return Ok(None) };
-        if !raw.get().starts_with('"') {
-            return Err(ApiError::invalid(format!("field '{path}' must be a string")));
-        }
-        serde_json::from_str::<Text<'a>>(raw.get())
-            .map(|t| Some(t.0))
+        self.0
+            .string(name)
             .map_err(|_| ApiError::invalid(format!("field '{path}' must be a string")))
     }
 
@@ -88,7 +72,7 @@ impl<'a> Members<'a> {
                 "field '{name}' must be an object with 'data' and 'dataType'"
             )));
         }
-        let inner = Members::parse(raw.get(), &format!("field '{name}'"))?;
+        let inner = Object::parse(raw.get(), &format!("field '{name}'"))?;
         let bytes = inner
             .base64("data", &format!("{name}.data"))?
             .ok_or_else(|| ApiError::invalid(format!("field '{name}.data' is required")))?;
@@ -112,51 +96,6 @@ impl<'a> Members<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> Visitor<'de> for Object {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::new();
-                while let Some(name) = map.next_key::<Text<'de>>()? {
-                    members.push((name.0, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(Object)
-    }
-}
-
-/// A JSON string, borrowed from the input unless it has escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Str;
-        impl<'de> Visitor<'de> for Str {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(Str)
-    }
-}
-
 /// The body as text: JSON is UTF-8.
 fn body_text(body: &[u8]) -> Result<&str, ApiError> {
     std::str::from_utf8(body).map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))
@@ -164,7 +103,7 @@ fn body_text(body: &[u8]) -> Result<&str, ApiError> {
 
 /// Parses an attestation request body for type `t`.
 pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, ApiError> {
-    let obj = Members::parse(body_text(body)?, "the request body")?;
+    let obj = Object::parse(body_text(body)?, "the request body")?;
     let field = evidence_member(t);
     let bytes = obj
         .base64(field, field)?
@@ -189,7 +128,7 @@ pub fn parse_attest(t: AttestationType, body: &[u8]) -> Result<AttestRequest, Ap
 /// Parses one round of a multi-round protocol: `{"data": base64url(message)}` (MAA's
 /// `TpmAttestationRequest`); returns the message bytes for the verifier's exchange.
 pub fn parse_exchange(body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let obj = Members::parse(body_text(body)?, "the request body")?;
+    let obj = Object::parse(body_text(body)?, "the request body")?;
     let bytes = obj
         .base64("data", "data")?
         .ok_or_else(|| ApiError::invalid("field 'data' is required"))?;

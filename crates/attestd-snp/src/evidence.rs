@@ -7,10 +7,8 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 
-use std::borrow::Cow;
-
+use attestd_evidence::json::{Members, ObjectError};
 use attestd_evidence::pem;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{ErrorCode, Result, SnpError};
 use crate::report::REPORT_LEN;
@@ -64,12 +62,19 @@ impl SnpEvidence {
     }
 
     fn parse_json(bytes: &[u8]) -> Result<SnpEvidence> {
-        let doc: Document<'_> =
-            serde_json::from_slice(bytes).map_err(|e| malformed(format!("the SevSnpVm evidence is not JSON: {e}")))?;
-        let report =
-            text(doc.report, "SnpReport")?.ok_or_else(|| malformed("the evidence has no 'SnpReport' field"))?;
+        let not_json = |e: &dyn std::fmt::Display| malformed(format!("the SevSnpVm evidence is not JSON: {e}"));
+        let text = std::str::from_utf8(bytes).map_err(|e| not_json(&e))?;
+        let doc = Members::parse(text).map_err(|e| match e {
+            ObjectError::NotJson(e) => not_json(&e),
+            ObjectError::NotAnObject => malformed("the SevSnpVm evidence must be a JSON object"),
+        })?;
+        let string = |name: &str| {
+            doc.string(name)
+                .map_err(|_| malformed(format!("evidence field '{name}' must be a string")))
+        };
+        let report = string("SnpReport")?.ok_or_else(|| malformed("the evidence has no 'SnpReport' field"))?;
         let report = decode_b64("SnpReport", &report)?;
-        let certificates = match text(doc.chain, "VcekCertChain")? {
+        let certificates = match string("VcekCertChain")? {
             None => Vec::new(),
             Some(chain) => {
                 // The chain is base64url of PEM text; PEM text sent directly is accepted too.
@@ -85,109 +90,6 @@ impl SnpEvidence {
             }
         };
         Ok(SnpEvidence { report, certificates })
-    }
-}
-
-/// The members of MAA's SNP document that attestd reads, borrowed from the request where the
-/// JSON has no escapes. Names match case-insensitively (as MAA's request names do); the first
-/// of repeated names counts; other members are skipped unparsed.
-struct Document<'a> {
-    report: Option<Member<'a>>,
-    chain: Option<Member<'a>>,
-}
-
-/// A member's text: `None` if it is absent or null.
-fn text<'a>(member: Option<Member<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
-    match member {
-        None | Some(Member::Null) => Ok(None),
-        Some(Member::Text(t)) => Ok(Some(t)),
-        Some(Member::Other) => Err(malformed(format!("evidence field '{name}' must be a string"))),
-    }
-}
-
-impl<'de> Deserialize<'de> for Document<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = Document<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Document<'de>, A::Error> {
-                let (mut report, mut chain) = (None, None);
-                while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-                    let slot = if name.eq_ignore_ascii_case("SnpReport") {
-                        &mut report
-                    } else if name.eq_ignore_ascii_case("VcekCertChain") {
-                        &mut chain
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    };
-                    let value = map.next_value::<Member<'de>>()?;
-                    if slot.is_none() {
-                        *slot = Some(value);
-                    }
-                }
-                Ok(Document { report, chain })
-            }
-        }
-        deserializer.deserialize_map(Members)
-    }
-}
-
-/// A member's value: a string, null, or anything else.
-enum Member<'a> {
-    Text(Cow<'a, str>),
-    Null,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Member<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Value;
-        impl<'de> Visitor<'de> for Value {
-            type Value = Member<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Text(Cow::Owned(v)))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Null)
-            }
-            fn visit_none<E>(self) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Null)
-            }
-            fn visit_bool<E>(self, _: bool) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> std::result::Result<Member<'de>, E> {
-                Ok(Member::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Member<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Member::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Member<'de>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Member::Other)
-            }
-        }
-        deserializer.deserialize_any(Value)
     }
 }
 
