@@ -5,19 +5,9 @@
 //! answer. Byte fields are standard base64 (Go's `[]byte`); base64url is accepted too.
 
 use attestd_evidence::EvidenceError;
-use base64::Engine;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 use crate::ErrorCode;
-
-const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
-    .with_encode_padding(false)
-    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// How the VM is isolated, with the hardware evidence that proves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,10 +114,7 @@ fn text<'a>(obj: &'a Map<String, Value>, name: &str, path: &str) -> Result<Optio
 
 /// Standard base64 (or base64url), padded or not.
 pub fn decode_b64(text: &str, path: &str) -> Result<Vec<u8>, EvidenceError> {
-    let t = text.trim();
-    STANDARD
-        .decode(t)
-        .or_else(|_| URL_SAFE.decode(t))
+    attestd_evidence::b64::decode_lenient(text.trim())
         .map_err(|_| malformed(format!("AttestationInfo field '{path}' is not base64")))
 }
 

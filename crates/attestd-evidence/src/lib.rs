@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod b64;
 mod error;
 mod exchange;
 pub mod json;

@@ -50,7 +50,7 @@ pub fn certificates(text: &[u8]) -> Result<Vec<Vec<u8>>, PemError> {
         };
         let stop = memchr::memmem::find(body, END).ok_or(PemError::Unterminated)?;
         let compact = without_whitespace(&body[..stop]);
-        certs.push(STANDARD.decode(compact).map_err(|_| PemError::BadBase64)?);
+        certs.push(crate::b64::decode_std_padded(compact).map_err(|_| PemError::BadBase64)?);
         rest = &body[stop + END.len()..];
     }
     if certs.is_empty() {

@@ -3,8 +3,8 @@
 //! Member names are matched case-insensitively because real clients disagree on case (the C++ SDK
 //! writes `inittimeData`, guest agents write `AttestationInfo`).
 
+use attestd_evidence::b64;
 use attestd_evidence::{AttestationType, BoundData, DataType, Evidence};
-use attestd_token::b64;
 use std::borrow::Cow;
 
 use attestd_evidence::json::{Members, ObjectError};
@@ -60,7 +60,7 @@ impl<'a> Object<'a> {
     fn base64(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
         self.string(name, path)?
             .map(|s| {
-                b64::decode_lenient(&s).ok_or_else(|| ApiError::invalid(format!("field '{path}' is not base64url")))
+                b64::decode_lenient(&*s).map_err(|_| ApiError::invalid(format!("field '{path}' is not base64url")))
             })
             .transpose()
     }

@@ -59,7 +59,7 @@ impl ExchangeSecret {
     fn decode(stored: &str, master: Option<&MasterKey>) -> Result<ExchangeSecret, ServiceError> {
         let bad = |m: &str| ServiceError::Config(format!("the stored exchange key is unusable: {m}"));
         let (kind, data) = stored.split_once(':').ok_or_else(|| bad("no protection prefix"))?;
-        let bytes = attestd_token::b64::decode_lenient(data).ok_or_else(|| bad("not base64"))?;
+        let bytes = attestd_evidence::b64::decode_lenient(data).map_err(|_| bad("not base64"))?;
         let plain = match kind {
             "plain" => bytes,
             "sealed-v1" => {

@@ -55,8 +55,8 @@ impl MasterKey {
 
     /// Parses base64 (either alphabet) of exactly 32 bytes.
     pub fn from_base64(text: &str) -> Result<Self, ServiceError> {
-        let bytes = attestd_token::b64::decode_lenient(text.trim())
-            .ok_or_else(|| ServiceError::Config("the master key is not base64".into()))?;
+        let bytes = attestd_evidence::b64::decode_lenient(text.trim())
+            .map_err(|_| ServiceError::Config("the master key is not base64".into()))?;
         let key: [u8; 32] = bytes
             .try_into()
             .map_err(|b: Vec<u8>| ServiceError::Config(format!("the master key must be 32 bytes, not {}", b.len())))?;

@@ -2,11 +2,7 @@
 //! `{"SnpReport": "<base64url report>", "VcekCertChain": "<base64url PEM VCEK, ASK, ARK>",
 //! "Endorsements": …}`; a raw 1184-byte report (without certificates) is also accepted.
 
-use base64::Engine;
-use base64::alphabet;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-
+use attestd_evidence::b64;
 use attestd_evidence::json::{Members, ObjectError};
 use attestd_evidence::pem;
 
@@ -23,23 +19,13 @@ pub struct SnpEvidence {
     pub certificates: Vec<Vec<u8>>,
 }
 
-const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
-    .with_encode_padding(false)
-    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-
 fn malformed(message: impl Into<String>) -> SnpError {
     SnpError::new(ErrorCode::SnpEvidenceMalformed, message)
 }
 
 /// base64url as MAA specifies, also accepting the standard alphabet and padding.
 fn decode_b64(field: &str, text: &str) -> Result<Vec<u8>> {
-    let text = text.trim();
-    URL_SAFE
-        .decode(text)
-        .or_else(|_| STANDARD.decode(text))
-        .map_err(|e| malformed(format!("evidence field '{field}' is not base64url: {e}")))
+    b64::decode_lenient(text.trim()).map_err(|e| malformed(format!("evidence field '{field}' is not base64url: {e}")))
 }
 
 impl SnpEvidence {
@@ -97,6 +83,8 @@ impl SnpEvidence {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD as STANDARD, URL_SAFE_NO_PAD as URL_SAFE};
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
 

@@ -141,7 +141,7 @@ async fn round(client: &reqwest::Client, url: &str, message: &Value) -> anyhow::
     }
     let data = body["data"]
         .as_str()
-        .and_then(b64::decode_lenient)
+        .and_then(|d| attestd_evidence::b64::decode_lenient(d).ok())
         .context("the answer has no base64url 'data'")?;
     serde_json::from_slice(&data).context("the answer's 'data' is not JSON")
 }

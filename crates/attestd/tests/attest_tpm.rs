@@ -137,7 +137,7 @@ struct Break {
 fn request(ak: &RsaKeyPair, cert: &[u8], challenge: &str, context: &str, b: Break) -> Value {
     let request_key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
     let key_jwk = jwk(&request_key).to_string();
-    let mut ch = b64::decode_lenient(challenge).expect("challenge");
+    let mut ch = attestd_evidence::b64::decode_lenient(challenge).expect("challenge");
     if b.nonce {
         ch[0] ^= 1;
     }
@@ -183,7 +183,7 @@ async fn round(server: &TestServer, path: &str, message: &Value) -> (u16, Value)
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
     if status == 200 {
-        let data = b64::decode_lenient(body["data"].as_str().expect("data")).expect("b64");
+        let data = attestd_evidence::b64::decode_lenient(body["data"].as_str().expect("data")).expect("b64");
         (status, serde_json::from_slice(&data).expect("reply json"))
     } else {
         (status, body)
@@ -238,9 +238,10 @@ async fn the_tpm_protocol_issues_a_token_and_each_failure_has_its_code() {
     let (status, reply) = round(&server, T, &request(&ak, &cert, &ch, &sc, Break::default())).await;
     assert_eq!(status, 200, "{reply}");
     let token = reply["report"].as_str().expect("report");
-    let claims: Value =
-        serde_json::from_slice(&b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"))
-            .expect("claims");
+    let claims: Value = serde_json::from_slice(
+        &attestd_evidence::b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"),
+    )
+    .expect("claims");
     assert_eq!(claims["x-ms-policy"]["aikValidated"], true, "{claims}");
     assert_eq!(claims["x-ms-policy"]["tpmVersion"], 2, "{claims}");
     assert_eq!(claims["rp_data"], b64::encode_url(b"rp"));
@@ -392,7 +393,7 @@ fn tpm_request(
 ) -> Value {
     let request_key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
     let key_jwk = jwk(&request_key).to_string();
-    let ch = b64::decode_lenient(quoted_challenge).expect("challenge");
+    let ch = attestd_evidence::b64::decode_lenient(quoted_challenge).expect("challenge");
     let extra = sha256(&[key_jwk.as_bytes(), &[0], &ch]);
     let q = tpm.quote(ak, &extra).expect("TPM2_Quote");
     if change_pcr_after_quote {
@@ -453,9 +454,10 @@ async fn swtpm_attests_end_to_end() {
     .await;
     assert_eq!(status, 200, "{reply}");
     let token = reply["report"].as_str().expect("report");
-    let claims: Value =
-        serde_json::from_slice(&b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"))
-            .expect("claims");
+    let claims: Value = serde_json::from_slice(
+        &attestd_evidence::b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"),
+    )
+    .expect("claims");
     assert!(claims["x-ms-policy"]["aik"].is_string(), "{claims}");
     // JmesPath() yields the JSON text of its result: the header and three events.
     assert_eq!(claims["x-ms-policy"]["events"], "4", "{claims}");
@@ -507,9 +509,10 @@ async fn swtpm_attests_end_to_end() {
         .expect("run attestd tpm attest");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let claims: Value =
-        serde_json::from_slice(&b64::decode_lenient(stdout.trim().split('.').nth(1).expect("payload")).expect("b64"))
-            .expect("claims");
+    let claims: Value = serde_json::from_slice(
+        &attestd_evidence::b64::decode_lenient(stdout.trim().split('.').nth(1).expect("payload")).expect("b64"),
+    )
+    .expect("claims");
     assert_eq!(claims["x-ms-policy"]["events"], "4", "{claims}");
     let mut tpm = attestd_client::Tpm::connect(&swtpm.tcti()).expect("reconnect");
 
@@ -735,8 +738,10 @@ async fn trusted_launch_monitoring_alerts_when_boot_measurements_change_or_the_m
         let (status, reply) = attest(&mut tpm, &boot1, false).await;
         assert_eq!(status, 200, "{reply}");
         let token = reply["report"].as_str().expect("report");
-        serde_json::from_slice(&b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"))
-            .expect("claims")
+        serde_json::from_slice(
+            &attestd_evidence::b64::decode_lenient(token.split('.').nth(1).expect("payload")).expect("b64"),
+        )
+        .expect("claims")
     };
     let machine = claims["x-ms-policy"]["aik"].as_str().expect("aikPubHash").to_owned();
     let h = history(&server, &machine, 3).await;

@@ -1,6 +1,5 @@
 //! `GET /certificates`, `POST /certificates:add`, `POST /certificates:remove` (reference A.4).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -36,12 +35,12 @@ pub async fn list(
     _v: ApiVersion,
     CurrentProvider(provider): CurrentProvider,
     headers: HeaderMap,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     let caller = Caller {
         bearer: bearer(&headers),
     };
     let token = state.service.get_policy_certificates(&provider, caller).await?;
-    Ok(Json(TokenResponse { token }))
+    Ok(TokenResponse { token })
 }
 
 /// Adds a policy management certificate.
@@ -51,7 +50,7 @@ pub async fn add(
     provider: CurrentProvider,
     headers: HeaderMap,
     body: String,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     change(state, provider, headers, body, true).await
 }
 
@@ -62,7 +61,7 @@ pub async fn remove(
     provider: CurrentProvider,
     headers: HeaderMap,
     body: String,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     change(state, provider, headers, body, false).await
 }
 
@@ -72,7 +71,7 @@ async fn change(
     headers: HeaderMap,
     body: String,
     add: bool,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     let member = if add {
         "policyCertificateToAdd"
     } else {
@@ -86,5 +85,5 @@ async fn change(
         .service
         .change_policy_certificate(&provider, add, &jws, caller)
         .await?;
-    Ok(Json(TokenResponse { token }))
+    Ok(TokenResponse { token })
 }

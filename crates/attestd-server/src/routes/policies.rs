@@ -1,6 +1,5 @@
 //! `GET|PUT /policies/{type}`, `POST /policies/{type}:reset` (reference A.3).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
@@ -36,13 +35,13 @@ pub async fn get(
     CurrentProvider(provider): CurrentProvider,
     Path(segment): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     let t = attestation_type(&segment)?;
     let caller = Caller {
         bearer: bearer(&headers),
     };
     let token = state.service.get_policy(&provider, t, caller).await?;
-    Ok(Json(TokenResponse { token }))
+    Ok(TokenResponse { token })
 }
 
 /// Sets the policy from the JWS in the body.
@@ -53,7 +52,7 @@ pub async fn put(
     Path(segment): Path<String>,
     headers: HeaderMap,
     body: String,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     let t = attestation_type(&segment)?;
     let caller = Caller {
         bearer: bearer(&headers),
@@ -62,7 +61,7 @@ pub async fn put(
         .service
         .set_policy(&provider, t, &jws_body(&body)?, caller)
         .await?;
-    Ok(Json(TokenResponse { token }))
+    Ok(TokenResponse { token })
 }
 
 /// `POST /policies/{type}:reset`: the only POST on this path.
@@ -73,7 +72,7 @@ pub async fn post(
     Path(segment): Path<String>,
     headers: HeaderMap,
     body: String,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<TokenResponse, ApiError> {
     let type_name = segment.strip_suffix(":reset").ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -89,5 +88,5 @@ pub async fn post(
         .service
         .reset_policy(&provider, t, &jws_body(&body)?, caller)
         .await?;
-    Ok(Json(TokenResponse { token }))
+    Ok(TokenResponse { token })
 }

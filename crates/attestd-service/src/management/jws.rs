@@ -201,7 +201,7 @@ impl ManagementJws {
                 code: "InvalidParameter",
                 message: "the JWS payload has no string member 'AttestationPolicy'".into(),
             })?;
-        match b64::decode_url_strict(encoded).or_else(|| b64::decode_lenient(encoded)) {
+        match attestd_evidence::b64::decode_lenient(encoded).ok() {
             Some(bytes) => String::from_utf8(bytes).map_err(|_| ServiceError::InvalidParameter {
                 code: "InvalidParameter",
                 message: "'AttestationPolicy' does not decode to UTF-8 text".into(),
