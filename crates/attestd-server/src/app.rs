@@ -52,6 +52,8 @@ where
 /// Builds the service: tenant resolution (before routing), then the routes with the body limit
 /// and, around each, the deadline, the error envelope and the metrics.
 pub fn build(state: AppState) -> App {
+    // The recorder first: the metric handles are looked up once and kept.
+    let _ = crate::metrics::handle();
     let base_domain = state.service.config().base_domain.as_deref().map(Arc::from);
     let limits = state.limits;
     let routes = Router::new()

@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by route and status, and a latency histogram.
 
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::MatchedPath;
@@ -31,14 +31,51 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// The handles of one (route, method, status): the macros look a metric up in the recorder's
+/// registry, hashing its name and labels, on every call.
+struct RouteMetrics {
+    route: String,
+    method: &'static str,
+    status: u16,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// At most this many handle sets are kept (routes × methods × statuses seen); beyond, requests
+/// are recorded through the registry.
+const CACHED: usize = 256;
+
+static ROUTES: RwLock<Vec<RouteMetrics>> = RwLock::new(Vec::new());
+
 /// Records a request under its route template (e.g. `/attest/{type}`), never the raw path, so
 /// that the label set stays bounded.
 pub fn record(route: Option<&MatchedPath>, method: &Method, status: StatusCode, start: Instant) {
-    let route = route.map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = route.map_or("unmatched", MatchedPath::as_str);
     let method = method_label(method);
-    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status_label(status))
-        .increment(1);
-    metrics::histogram!(DURATION, "route" => route, "method" => method).record(start.elapsed().as_secs_f64());
+    let elapsed = start.elapsed().as_secs_f64();
+    let seen = ROUTES.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some(m) = seen
+        .iter()
+        .find(|m| m.status == status.as_u16() && m.method == method && m.route == route)
+    {
+        m.requests.increment(1);
+        m.duration.record(elapsed);
+        return;
+    }
+    drop(seen);
+    let m = RouteMetrics {
+        route: route.to_owned(),
+        method,
+        status: status.as_u16(),
+        requests: metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status_label(status)),
+        duration: metrics::histogram!(DURATION, "route" => route.to_owned(), "method" => method),
+    };
+    m.requests.increment(1);
+    m.duration.record(elapsed);
+    let mut seen = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+    if seen.len() < CACHED {
+        seen.push(m);
+    }
 }
 
 /// The method as a static label (the routes use no other methods).

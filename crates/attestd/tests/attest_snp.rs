@@ -169,6 +169,28 @@ async fn a_real_snp_report_gets_a_token_with_maa_claims() {
     let (status, body) = attest(&server, json!({"report": b64::encode_url(&report)})).await;
     assert_eq!(body["error"]["code"], "VcekUnavailable", "{body}");
     assert!(status == 503 || status == 400, "{status}");
+
+    // Every attestation above is counted: two tokens, four refusals.
+    let metrics = server
+        .client()
+        .get(format!("{}/metrics", server.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for (outcome, count) in [("success", " 2"), ("failure", " 4")] {
+        let line = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("attestd_attestations_total{")
+                    && l.contains("type=\"SevSnpVm\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .unwrap_or_else(|| panic!("no {outcome} counter in\n{metrics}"));
+        assert!(line.ends_with(count), "{line}");
+    }
 }
 
 /// A local stand-in for AMD's KDS that counts its requests.
