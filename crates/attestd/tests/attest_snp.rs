@@ -171,15 +171,7 @@ async fn a_real_snp_report_gets_a_token_with_maa_claims() {
     assert!(status == 503 || status == 400, "{status}");
 
     // Every attestation above is counted: two tokens, four refusals.
-    let metrics = server
-        .client()
-        .get(format!("{}/metrics", server.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::metrics_text(&server).await;
     for (outcome, count) in [("success", " 2"), ("failure", " 4")] {
         let line = metrics
             .lines()

@@ -827,15 +827,7 @@ async fn trusted_launch_monitoring_alerts_when_boot_measurements_change_or_the_m
         log.contains("attester alert") && log.contains("MeasurementsChanged"),
         "{log}"
     );
-    let metrics = server
-        .client()
-        .get(format!("{}/metrics", server.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::metrics_text(&server).await;
     for alert in ["MeasurementsChanged", "AttestationFailed"] {
         let line = metrics
             .lines()

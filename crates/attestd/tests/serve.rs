@@ -1,6 +1,8 @@
 //! `attestd serve` as a process, over HTTPS: discovery documents, errors, limits, tenants,
 //! restarts and crashes.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -372,15 +374,7 @@ async fn health_readiness_and_metrics() {
         let _ = get_json(&server, "/certs").await;
     }
     let _ = server.client().get(format!("{}/nope", server.url())).send().await;
-    let text = server
-        .client()
-        .get(format!("{}/metrics", server.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = common::metrics_text(&server).await;
     assert!(
         text.lines().any(|l| l.starts_with("attestd_http_requests_total{")
             && l.contains("route=\"/certs\"")

@@ -134,3 +134,16 @@ pub async fn verify_against_certs(server: &TestServer, token: &str) -> attestd_t
     )
     .expect("the token verifies against /certs")
 }
+
+/// The server's Prometheus text (`GET /metrics`).
+pub async fn metrics_text(server: &TestServer) -> String {
+    server
+        .client()
+        .get(format!("{}/metrics", server.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
